@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from django.http import HttpRequest
+from django.urls import reverse
+
+from wabas.access import can_use_wabas, current_waba
+from wabas.models import Waba
+
+# The top navigation: (label, URL name, permission). Templates, Campaigns and People join as their
+# apps land; an entry is shown only to a user who holds its permission.
+NAVIGATION = [
+    ("Flows", "flows:list", "flowsadmin.view_flow"),
+    ("Settings", "wabas:list", "wabas.view_waba"),
+]
+
+
+def navigation(request: HttpRequest) -> dict:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    items = []
+    for label, url_name, perm in NAVIGATION:
+        if user.has_perm(perm):
+            url = reverse(url_name)
+            items.append({"label": label, "url": url, "current": request.path.startswith(url)})
+    context: dict = {"nav_items": items}
+    if can_use_wabas(user):
+        context["all_wabas"] = Waba.objects.only("pk", "name")
+        context["current_waba"] = current_waba(request)
+    return context

@@ -1,0 +1,69 @@
+"""The three roles, as Django groups with permissions.
+
+A role is only a group: views check permissions, never group names, so a custom group works too.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import Group, Permission
+from django.db.models import Q
+
+ADMIN = "Admin"
+MARKETER = "Marketer"
+CAMPAIGN_MANAGER = "Campaign manager"
+
+FLOW_PERMISSIONS = [
+    "flowsadmin.view_flow",
+    "flowsadmin.add_flow",
+    "flowsadmin.change_flow",
+    "flowsadmin.delete_flow",
+]
+
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    ADMIN: [
+        *FLOW_PERMISSIONS,
+        "wabas.view_waba",
+        "wabas.add_waba",
+        "wabas.change_waba",
+        "wabas.view_keys",
+        "wabas.reveal_private_key",
+        "wabas.view_keyaccesslog",
+        "wabas.add_phonenumber",
+        "wabas.change_phonenumber",
+        "auth.view_user",
+        "auth.add_user",
+        "auth.change_user",
+    ],
+    MARKETER: FLOW_PERMISSIONS,
+    # Templates and campaigns permissions join this list when those apps arrive.
+    CAMPAIGN_MANAGER: ["flowsadmin.view_flow"],
+}
+
+ROLES = list(ROLE_PERMISSIONS)
+
+
+def _permissions(names: list[str]) -> list[Permission]:
+    query = Q(pk__in=[])
+    for name in names:
+        app_label, codename = name.split(".")
+        query |= Q(content_type__app_label=app_label, codename=codename)
+    found = list(Permission.objects.filter(query))
+    if len(found) != len(names):
+        missing = set(names) - {f"{p.content_type.app_label}.{p.codename}" for p in found}
+        raise LookupError(f"Permissions not found (migrate first?): {sorted(missing)}")
+    return found
+
+
+def sync_roles() -> None:
+    """Create the role groups and give each exactly its permissions. Idempotent."""
+    for role, names in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        group.permissions.set(_permissions(names))
+
+
+def role_of(user: object) -> str:
+    """The user's role name for display: the first role group they are in."""
+    names = {group.name for group in user.groups.all()}
+    if getattr(user, "is_superuser", False):
+        return ADMIN
+    return next((role for role in ROLES if role in names), "No role")

@@ -1,0 +1,23 @@
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from . import views
+
+flow_patterns = ([path("", views.flow_list, name="list")], "flows")
+user_patterns = (
+    [
+        path("", views.user_list, name="list"),
+        path("<int:pk>/role/", views.user_role, name="role"),
+    ],
+    "users",
+)
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("healthz", views.healthz, name="healthz"),
+    path("flows/", include(flow_patterns)),
+    path("settings/wabas/", include("wabas.urls")),
+    path("settings/users/", include(user_patterns)),
+]

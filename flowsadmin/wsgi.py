@@ -1,0 +1,16 @@
+"""WSGI entry point for gunicorn: `gunicorn flowsadmin.wsgi`."""
+
+import os
+
+from django.core.exceptions import ImproperlyConfigured
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "flowsadmin.settings")
+application = get_wsgi_application()
+
+# Refuse to serve with encryption keys that cannot read the stored secrets, rather than fail on the
+# first page that needs one.
+from wabas.checks import unreadable_secret  # noqa: E402
+
+if (table := unreadable_secret()) is not None:
+    raise ImproperlyConfigured(f"FIELD_ENCRYPTION_KEYS cannot decrypt the secrets stored in {table}.")

@@ -1,0 +1,29 @@
+"""The one way views fetch a WABA: only for a user who may see it, and the one they work in now."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+
+from .models import SelectedWaba, Waba
+
+
+def can_use_wabas(user: object) -> bool:
+    """Anyone with a role works inside a WABA: flows, templates and settings all belong to one."""
+    return user.has_perm("flowsadmin.view_flow") or user.has_perm("wabas.view_waba")
+
+
+def get_waba_for_user(request: HttpRequest, pk: int) -> Waba:
+    """The WABA with this id, or 404. Permission checks stay in the view's decorator."""
+    return get_object_or_404(Waba, pk=pk)
+
+
+def current_waba(request: HttpRequest) -> Waba | None:
+    """The WABA the user last chose, or the first one there is."""
+    if not request.user.is_authenticated or not can_use_wabas(request.user):
+        return None
+    if hasattr(request, "_current_waba"):
+        return request._current_waba
+    chosen = SelectedWaba.objects.filter(user=request.user).select_related("waba").first()
+    request._current_waba = chosen.waba if chosen else Waba.objects.first()
+    return request._current_waba

@@ -1,0 +1,175 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+
+from .crypto import generate_key_pair, public_key_fingerprint
+from .fields import EncryptedTextField
+
+meta_id_validator = RegexValidator(r"^[0-9]{5,25}$", "Meta ids are numbers, 5 to 25 digits long.")
+graph_version_validator = RegexValidator(
+    r"^v[0-9]{1,3}\.[0-9]{1,2}$", "Write the Graph API version like v23.0."
+)
+
+
+def mask(secret: str) -> str:
+    """Show at most the last 4 characters of a secret, and none of a short one."""
+    if not secret:
+        return ""
+    return "••••" + (secret[-4:] if len(secret) >= 12 else "")
+
+
+class Waba(models.Model):
+    """A WhatsApp Business Account and the credentials we use to act for it on Meta."""
+
+    name = models.CharField("display name", max_length=120)
+    meta_waba_id = models.CharField(
+        "Meta WABA id", max_length=25, unique=True, validators=[meta_id_validator]
+    )
+    graph_base_url = models.URLField(
+        "Graph API base URL", default="https://graph.facebook.com", max_length=200
+    )
+    graph_api_version = models.CharField(
+        "Graph API version", max_length=8, default="v23.0", validators=[graph_version_validator]
+    )
+    access_token = EncryptedTextField("system-user access token")
+    app_secret = EncryptedTextField("app secret")
+    webhook_verify_token = EncryptedTextField("webhook verify token")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "WABA"
+        permissions = [
+            ("view_keys", "Can see a WABA's encryption keys"),
+            ("reveal_private_key", "Can reveal or download a WABA's private key"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def masked_access_token(self) -> str:
+        return mask(self.access_token)
+
+    def masked_app_secret(self) -> str:
+        return mask(self.app_secret)
+
+    def masked_webhook_verify_token(self) -> str:
+        return mask(self.webhook_verify_token)
+
+
+class PhoneNumber(models.Model):
+    """A business phone number of a WABA, with the state of its public-key registration on Meta."""
+
+    class Quality(models.TextChoices):
+        # Meta's own strings, so syncing needs no translation.
+        GREEN = "GREEN", "High"
+        YELLOW = "YELLOW", "Medium"
+        RED = "RED", "Low"
+        UNKNOWN = "UNKNOWN", "Unknown"
+
+    class KeyStatus(models.TextChoices):
+        PENDING = "PENDING", "Pending"
+        REGISTERED = "REGISTERED", "Registered"
+        FAILED = "FAILED", "Failed"
+
+    waba = models.ForeignKey(Waba, on_delete=models.CASCADE, related_name="phone_numbers")
+    meta_phone_number_id = models.CharField(
+        "Meta phone number id", max_length=25, unique=True, validators=[meta_id_validator]
+    )
+    display_phone_number = models.CharField(
+        "display number",
+        max_length=25,
+        validators=[RegexValidator(r"^\+?[0-9][0-9 ()-]{5,22}$", "Write the number like +1 555 0100.")],
+    )
+    verified_name = models.CharField(max_length=120, blank=True)
+    quality_rating = models.CharField(max_length=8, choices=Quality, default=Quality.UNKNOWN)
+    throughput_mps = models.PositiveIntegerField(
+        "messaging throughput (messages per second)", default=80
+    )
+    key_status = models.CharField(
+        "public key registration", max_length=10, choices=KeyStatus, default=KeyStatus.PENDING
+    )
+    key_error = models.TextField("Meta's message", blank=True)
+    key_checked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["display_phone_number"]
+
+    def __str__(self) -> str:
+        return self.display_phone_number
+
+
+class KeyPairImmutable(Exception):
+    """A WABA's key pair never changes once created: Meta and live flows depend on it."""
+
+
+class KeyPairQuerySet(models.QuerySet):
+    def update(self, **kwargs: object) -> int:
+        raise KeyPairImmutable("A key pair cannot be changed after it is created.")
+
+
+class KeyPair(models.Model):
+    """The RSA-2048 pair Meta uses to encrypt data-exchange requests for one WABA."""
+
+    waba = models.OneToOneField(Waba, on_delete=models.CASCADE, related_name="key_pair")
+    public_pem = models.TextField("public key")
+    private_pem = EncryptedTextField("private key")
+    fingerprint = models.CharField("SHA-256 fingerprint", max_length=95)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = KeyPairQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"Key pair of {self.waba}"
+
+    @classmethod
+    def generate_for(cls, waba: Waba) -> KeyPair:
+        pair = generate_key_pair()
+        return cls.objects.create(
+            waba=waba,
+            public_pem=pair.public_pem,
+            private_pem=pair.private_pem,
+            fingerprint=public_key_fingerprint(pair.public_pem),
+        )
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if not self._state.adding:
+            raise KeyPairImmutable("A key pair cannot be changed after it is created.")
+        super().save(*args, **kwargs)
+
+
+class KeyAccessLog(models.Model):
+    """Every attempt to reveal or download a private key: who, when, from where, and whether it worked."""
+
+    class Action(models.TextChoices):
+        REVEAL = "reveal", "Revealed"
+        DOWNLOAD = "download", "Downloaded"
+
+    waba = models.ForeignKey(Waba, on_delete=models.CASCADE, related_name="key_access_logs")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    # Kept as text too, so the record survives the user's deletion.
+    username = models.CharField(max_length=150)
+    action = models.CharField(max_length=10, choices=Action)
+    succeeded = models.BooleanField()
+    ip_address = models.GenericIPAddressField(null=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-at"]
+
+
+class SelectedWaba(models.Model):
+    """The WABA a user works in, remembered between sessions."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="selected_waba"
+    )
+    waba = models.ForeignKey(Waba, on_delete=models.CASCADE, related_name="+")
+
+    @classmethod
+    def remember(cls, user: object, waba: Waba) -> None:
+        cls.objects.update_or_create(user=user, defaults={"waba": waba})
