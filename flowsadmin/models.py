@@ -4,7 +4,6 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.urls import reverse
 
 from wabas.models import Waba
 
@@ -62,4 +61,5 @@ class Flow(models.Model):
         """The URL Meta calls: ours for hosted flows, the user's own for a custom endpoint."""
         if self.endpoint == self.Endpoint.CUSTOM:
             return self.custom_endpoint_url
-        return settings.PUBLIC_BASE_URL + reverse("flow_endpoint", args=[self.public_id])
+        # The endpoint itself is served under /meta/flows/ (DESIGN.md, public contracts).
+        return f"{settings.PUBLIC_BASE_URL}/meta/flows/{self.public_id}/"

@@ -67,11 +67,15 @@ def user_list(request: HttpRequest) -> HttpResponse:
             with transaction.atomic():
                 user = form.save()
                 user.groups.set([Group.objects.get(name=form.cleaned_data["role"])])
-            messages.success(request, f"{user.username} can now sign in as {form.cleaned_data['role']}.")
+            messages.success(
+                request, f"{user.username} can now sign in as {form.cleaned_data['role']}."
+            )
             return redirect("users:list")
     users = get_user_model().objects.prefetch_related("groups").order_by("username")
     rows = [(user, role_of(user)) for user in users]
-    return render(request, "flowsadmin/user_list.html", {"rows": rows, "form": form, "roles": ROLES})
+    return render(
+        request, "flowsadmin/user_list.html", {"rows": rows, "form": form, "roles": ROLES}
+    )
 
 
 @require_POST

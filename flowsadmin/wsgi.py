@@ -13,4 +13,6 @@ application = get_wsgi_application()
 from wabas.checks import unreadable_secret  # noqa: E402
 
 if (table := unreadable_secret()) is not None:
-    raise ImproperlyConfigured(f"FIELD_ENCRYPTION_KEYS cannot decrypt the secrets stored in {table}.")
+    raise ImproperlyConfigured(
+        f"FIELD_ENCRYPTION_KEYS cannot decrypt the secrets stored in {table}."
+    )

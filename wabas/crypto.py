@@ -73,7 +73,9 @@ class FieldCipher:
         try:
             return self._fernet.rotate(token.encode("ascii")).decode("ascii")
         except InvalidToken as exc:
-            raise DecryptionError("A stored secret cannot be decrypted with FIELD_ENCRYPTION_KEYS.") from exc
+            raise DecryptionError(
+                "A stored secret cannot be decrypted with FIELD_ENCRYPTION_KEYS."
+            ) from exc
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,8 @@ def generate_key_pair() -> GeneratedKeyPair:
 def public_key_fingerprint(public_pem: str) -> str:
     """SHA-256 over the DER-encoded public key, as colon-separated hex pairs."""
     key = serialization.load_pem_public_key(public_pem.encode("ascii"))
-    der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    der = key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     digest = hashlib.sha256(der).hexdigest().upper()
     return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
-

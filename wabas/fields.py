@@ -30,7 +30,9 @@ class EncryptedTextField(models.TextField):
     Tokens are random, so the column can't be searched or made unique: look rows up by other fields.
     """
 
-    def from_db_value(self, value: str | None, expression: object, connection: object) -> str | None:
+    def from_db_value(
+        self, value: str | None, expression: object, connection: object
+    ) -> str | None:
         if value is None or value == "":
             return value
         return field_cipher().decrypt(value)

@@ -27,7 +27,8 @@ class WabaForm(forms.ModelForm):
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
     )
     app_secret = forms.CharField(
-        label="App secret", widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"})
+        label="App secret",
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
     )
     webhook_verify_token = forms.CharField(
         label="Webhook verify token",

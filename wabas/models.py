@@ -82,7 +82,9 @@ class PhoneNumber(models.Model):
     display_phone_number = models.CharField(
         "display number",
         max_length=25,
-        validators=[RegexValidator(r"^\+?[0-9][0-9 ()-]{5,22}$", "Write the number like +1 555 0100.")],
+        validators=[
+            RegexValidator(r"^\+?[0-9][0-9 ()-]{5,22}$", "Write the number like +1 555 0100.")
+        ],
     )
     verified_name = models.CharField(max_length=120, blank=True)
     quality_rating = models.CharField(max_length=8, choices=Quality, default=Quality.UNKNOWN)

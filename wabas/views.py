@@ -163,4 +163,3 @@ def switch_waba(request: HttpRequest) -> HttpResponse:
     if not url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
         back = "home"
     return redirect(back)
-

@@ -24,7 +24,9 @@ class Command(BaseCommand):
             help="Without it the password is asked for; don't pass real passwords on a shared shell.",
         )
 
-    def handle(self, username: str, role: str, email: str, password: str | None, **options: object) -> None:
+    def handle(
+        self, username: str, role: str, email: str, password: str | None, **options: object
+    ) -> None:
         sync_roles()
         User = get_user_model()
         user = User.objects.filter(username=username).first()

@@ -43,7 +43,9 @@ class Command(BaseCommand):
             admin = self._users()
             waba = self._waba()
             self._flows(waba, admin)
-        self.stdout.write(f"Demo WABA: {waba.name} ({waba.meta_waba_id}), key {waba.key_pair.fingerprint[:23]}…")
+        self.stdout.write(
+            f"Demo WABA: {waba.name} ({waba.meta_waba_id}), key {waba.key_pair.fingerprint[:23]}…"
+        )
         self.stdout.write("Demo logins (username / password):")
         for username, role, password in DEMO_USERS:
             self.stdout.write(f"  {username:<10} {password:<22} {role}")

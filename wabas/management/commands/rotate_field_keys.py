@@ -18,7 +18,9 @@ class Command(BaseCommand):
         total = 0
         with transaction.atomic():
             for model in (Waba, KeyPair):
-                columns = [f.column for f in model._meta.fields if isinstance(f, EncryptedTextField)]
+                columns = [
+                    f.column for f in model._meta.fields if isinstance(f, EncryptedTextField)
+                ]
                 table = connection.ops.quote_name(model._meta.db_table)
                 with connection.cursor() as cursor:
                     # Raw SQL: the tokens are rotated as they are, without passing through the model

@@ -1,0 +1,92 @@
+"""The fixed cast: one user per role, a WABA with its key pair and phone number, flows."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group
+from django.test import Client
+
+from flowsadmin.models import Flow
+from flowsadmin.roles import ADMIN, CAMPAIGN_MANAGER, MARKETER
+from wabas.models import PhoneNumber, Waba
+from wabas.services import create_waba
+
+PASSWORD = "correct horse battery staple"
+
+
+def make_user(django_user_model: object, username: str, role: str | None) -> object:
+    user = django_user_model.objects.create_user(username=username, password=PASSWORD)
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+@pytest.fixture
+def admin_user(django_user_model: object) -> object:
+    return make_user(django_user_model, "alice", ADMIN)
+
+
+@pytest.fixture
+def marketer(django_user_model: object) -> object:
+    return make_user(django_user_model, "bob", MARKETER)
+
+
+@pytest.fixture
+def campaign_manager(django_user_model: object) -> object:
+    return make_user(django_user_model, "charlie", CAMPAIGN_MANAGER)
+
+
+@pytest.fixture
+def no_role_user(django_user_model: object) -> object:
+    return make_user(django_user_model, "dave", None)
+
+
+def make_waba(**overrides: object) -> Waba:
+    fields = {
+        "name": "Hotel Azul",
+        "meta_waba_id": "102290129340398",
+        "graph_base_url": "http://127.0.0.1:8000/sandbox/graph",
+        "graph_api_version": "v23.0",
+        "access_token": "EAAGm0PX4ZCpsBAKZAbCdEfGhIjKlMnOpQr",
+        "app_secret": "b1946ac92492d2347c6235b4d2611184",
+        "webhook_verify_token": "verify-me-please-123",
+    } | overrides
+    return create_waba(Waba(**fields))
+
+
+@pytest.fixture
+def waba(db: None) -> Waba:
+    waba = make_waba()
+    PhoneNumber.objects.create(
+        waba=waba,
+        meta_phone_number_id="106540352242922",
+        display_phone_number="+1 555 0100",
+        verified_name="Hotel Azul",
+    )
+    return waba
+
+
+@pytest.fixture
+def flow(waba: Waba, marketer: object) -> Flow:
+    return Flow.objects.create(waba=waba, name="Hotel feedback", created_by=marketer)
+
+
+def client_for(user: object | None) -> Client:
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+@pytest.fixture(scope="session", autouse=True)
+def collected_static(django_db_blocker: object) -> None:
+    """Tests run with production's static storage (hashed names, whitenoise), so collect first."""
+    from django.core.management import call_command
+
+    call_command("collectstatic", "--no-input", verbosity=0)
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings: object) -> None:
+    # PBKDF2's deliberate slowness costs a quarter second per user; the tests are about roles.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
