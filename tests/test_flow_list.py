@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from django.db import connection
 from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.views.defaults import server_error
 
@@ -98,3 +100,18 @@ def test_server_errors_get_the_friendly_500_page(db):
     response = server_error(RequestFactory().get("/"))
     assert response.status_code == 500
     assert b"Nothing you entered was lost" in response.content
+
+
+def test_the_listing_costs_the_same_queries_for_5_or_25_flows(admin_user, waba):
+    client = client_for(admin_user)
+    Flow.objects.bulk_create(
+        Flow(waba=waba, name=f"Flow {i:02}", created_by=admin_user) for i in range(5)
+    )
+    with CaptureQueriesContext(connection) as few:
+        client.get(reverse("flows:list"))
+    Flow.objects.bulk_create(
+        Flow(waba=waba, name=f"More {i:02}", created_by=admin_user) for i in range(20)
+    )
+    with CaptureQueriesContext(connection) as many:
+        client.get(reverse("flows:list"))
+    assert len(many) == len(few)
