@@ -25,6 +25,5 @@ def median_seconds(work: Callable[[], object], *, repeat: int = 7, number: int =
 
 def report(name: str, seconds: float, baseline_name: str, baseline: float) -> None:
     ratio = seconds / baseline
-    print(
-        f"BENCH {name}: {ratio:.2f}x {baseline_name} ({seconds * 1000:.2f} ms vs {baseline * 1000:.2f} ms)"
-    )  # noqa: T201
+    line = f"BENCH {name}: {ratio:.2f}x {baseline_name}"
+    print(f"{line} ({seconds * 1000:.2f} ms vs {baseline * 1000:.2f} ms)")  # noqa: T201
