@@ -90,3 +90,6 @@ def collected_static(django_db_blocker: object) -> None:
 def fast_password_hashing(settings: object) -> None:
     # PBKDF2's deliberate slowness costs a quarter second per user; the tests are about roles.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+from .browser import browser, served_static  # noqa: E402, F401  (fixtures for browser tests)

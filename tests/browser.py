@@ -1,0 +1,67 @@
+"""Browser tests' helpers: Debian's headless Chromium driven by Debian's chromedriver."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import WebDriverWait
+
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "test-output"
+WAIT_SECONDS = 15
+
+CHROMIUM_FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1280,900",
+]
+
+
+@pytest.fixture
+def served_static(settings: object) -> None:
+    """Let the live server find the collected, hashed static files, so htmx and the CSS load.
+
+    Templates name files the way production does (app.<hash>.css, from collectstatic), but
+    pytest-django's live server serves /static/ through the finders, which only know the unhashed
+    sources: every script and stylesheet would 404 and the page would fall back to plain forms.
+    Listing STATIC_ROOT as one more source directory lets the finders see the hashed copies.
+    """
+    settings.STATICFILES_DIRS = [*settings.STATICFILES_DIRS, settings.STATIC_ROOT]
+
+
+@pytest.fixture
+def browser(tmp_path: Path, served_static: None) -> Iterator[WebDriver]:
+    """Headless Chromium with a throwaway profile; no skip: a missing chromium fails the test."""
+    options = Options()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
+    driver = webdriver.Chrome(
+        service=Service(executable_path="/usr/bin/chromedriver"), options=options
+    )
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def wait(driver: WebDriver) -> WebDriverWait:
+    return WebDriverWait(driver, WAIT_SECONDS)
+
+
+def screenshot(driver: WebDriver, name: str) -> None:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    driver.save_screenshot(str(SCREENSHOTS / name))
