@@ -86,6 +86,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "wabas",
+    # Always installed so its tables exist; its URLs are mounted only when SANDBOX_ENABLED.
+    "sandbox",
     # Last, so that its post_migrate role sync sees every app's permissions.
     "flowsadmin",
 ]

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
@@ -21,3 +22,6 @@ urlpatterns = [
     path("settings/wabas/", include("wabas.urls")),
     path("settings/users/", include(user_patterns)),
 ]
+
+if settings.SANDBOX_ENABLED:
+    urlpatterns.append(path("sandbox/", include("sandbox.urls")))

@@ -37,7 +37,14 @@ class WabaForm(forms.ModelForm):
 
     class Meta:
         model = Waba
-        fields = ["name", "meta_waba_id", "graph_base_url", "graph_api_version", *SECRET_FIELDS]
+        fields = [
+            "name",
+            "meta_waba_id",
+            "meta_app_id",
+            "graph_base_url",
+            "graph_api_version",
+            *SECRET_FIELDS,
+        ]
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)

@@ -33,6 +33,10 @@ class Waba(models.Model):
     graph_api_version = models.CharField(
         "Graph API version", max_length=8, default="v23.0", validators=[graph_version_validator]
     )
+    # The Meta app the token belongs to: resumable uploads (template media samples) go to /{app-id}/uploads.
+    meta_app_id = models.CharField(
+        "Meta app id", max_length=25, blank=True, validators=[meta_id_validator]
+    )
     access_token = EncryptedTextField("system-user access token")
     app_secret = EncryptedTextField("app secret")
     webhook_verify_token = EncryptedTextField("webhook verify token")
