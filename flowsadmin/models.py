@@ -1,11 +1,19 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from wabas.models import Waba
+
+
+class FlowQuerySet(models.QuerySet):
+    def needing_refresh(self) -> FlowQuerySet:
+        """Flows that exist on Meta and can still change there (deprecation is final)."""
+        return self.exclude(meta_flow_id="").exclude(status=Flow.Status.DEPRECATED)
 
 
 class Flow(models.Model):
@@ -45,11 +53,22 @@ class Flow(models.Model):
     custom_endpoint_url = models.URLField("custom URL", blank=True)
     customer_endpoint_url = models.URLField("customer endpoint", blank=True)
     has_validation_errors = models.BooleanField(default=False)
+    # What Meta last told us (refresh task and webhooks): its validation errors in Meta's shape, the
+    # preview link, the health report, why it throttled or blocked the flow, and its latest alerts.
+    meta_validation_errors = models.JSONField(default=list, blank=True)
+    preview_url = models.URLField(max_length=1000, blank=True)
+    preview_expires_at = models.DateTimeField(null=True, blank=True)
+    health_status = models.JSONField(default=dict, blank=True)
+    status_reason = models.TextField(blank=True)
+    health_alerts = models.JSONField(default=dict, blank=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = FlowQuerySet.as_manager()
 
     class Meta:
         ordering = ["-updated_at"]
@@ -63,3 +82,48 @@ class Flow(models.Model):
             return self.custom_endpoint_url
         # The endpoint itself is served under /meta/flows/ (DESIGN.md, public contracts).
         return f"{settings.PUBLIC_BASE_URL}/meta/flows/{self.public_id}/"
+
+    def apply_meta_state(self, data: dict) -> None:
+        """Take the state Meta reports for this flow (GET /{flow-id}); Meta is the source of truth."""
+        if data.get("status") in self.Status.values:
+            self.status = data["status"]
+        if "validation_errors" in data:
+            self.meta_validation_errors = data["validation_errors"] or []
+            self.has_validation_errors = bool(self.meta_validation_errors)
+        preview = data.get("preview") or {}
+        if preview.get("preview_url"):
+            self.preview_url = preview["preview_url"]
+            self.preview_expires_at = parse_meta_time(preview.get("expires_at"))
+        if "health_status" in data:
+            self.health_status = data["health_status"] or {}
+        self.synced_at = timezone.now()
+        self.save()
+
+    def apply_status_change(self, new_status: str, *, message: str = "") -> bool:
+        """A FLOW_STATUS_CHANGE webhook: Meta changed the status, with its reason in words."""
+        if new_status not in self.Status.values:
+            return False
+        self.status = new_status
+        self.status_reason = (
+            message if new_status in (self.Status.THROTTLED, self.Status.BLOCKED) else ""
+        )
+        self.save(update_fields=["status", "status_reason", "updated_at"])
+        return True
+
+    def record_alert(self, event: str, value: dict) -> None:
+        """Keep the latest health alert of each kind (error rate, latency, availability...)."""
+        self.health_alerts = {
+            **self.health_alerts,
+            event: value | {"received_at": timezone.now().isoformat()},
+        }
+        self.save(update_fields=["health_alerts"])
+
+
+def parse_meta_time(value: str | None) -> datetime | None:
+    """Meta writes times like 2026-07-01T10:00:00+0000."""
+    if not value:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S%z")
+    except ValueError:
+        return None

@@ -28,6 +28,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "wabas.view_keys",
         "wabas.reveal_private_key",
         "wabas.view_keyaccesslog",
+        "wabas.view_webhookdelivery",
         "wabas.add_phonenumber",
         "wabas.change_phonenumber",
         "auth.view_user",

@@ -140,9 +140,14 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # `make run` sets this when no Redis answers, so tasks run in-process instead of waiting forever.
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
-CELERY_TASK_EAGER_PROPAGATES = True
-# One beat schedule for the whole project; jobs arrive with the apps that need them.
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+# In-process tasks behave like queued ones for the page that queued them: a failure is recorded by
+# the task, not raised into the request. Tests turn it on to see every error.
+CELERY_TASK_EAGER_PROPAGATES = env_bool("CELERY_TASK_EAGER_PROPAGATES", False)
+# One beat schedule for the whole project.
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+    # Status, validation errors, preview link and health of every flow that can still change.
+    "refresh-flows": {"task": "flowsadmin.tasks.refresh_flows_task", "schedule": 15 * 60},
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -2,6 +2,8 @@ from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from wabas.views import webhook
+
 from . import views
 
 flow_patterns = ([path("", views.flow_list, name="list")], "flows")
@@ -18,6 +20,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", views.healthz, name="healthz"),
+    path("meta/webhook/", webhook, name="meta_webhook"),
     path("flows/", include(flow_patterns)),
     path("settings/wabas/", include("wabas.urls")),
     path("settings/users/", include(user_patterns)),

@@ -1,5 +1,16 @@
-from django.urls import path
+from django.urls import path, re_path
+
+from . import graph, views
 
 app_name = "sandbox"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("flows/<int:pk>/status/", views.flow_status, name="flow_status"),
+    path("faults/", views.faults, name="faults"),
+    path("preview/<str:token>/", views.preview, name="preview"),
+    path("assets/<str:token>/flow.json", views.asset, name="asset"),
+    # The Graph API: /sandbox/graph/v23.0/<object id>[/<edge>]; ids may contain a colon (upload:...).
+    re_path(r"^graph/(?P<version>v\d+\.\d+)/(?P<path>.*)$", graph.graph, name="graph"),
+    re_path(r"^graph/(?P<path>.*)$", graph.unknown_version),
+]

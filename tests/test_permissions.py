@@ -35,6 +35,7 @@ def pages(waba: Waba) -> list[tuple[str, str, str, dict]]:
         ("public key", "get", reverse("wabas:public_key", args=[waba.pk]), ADMIN_ONLY),
         ("key log", "get", reverse("wabas:key_access_log"), ADMIN_ONLY),
         ("users", "get", reverse("users:list"), ADMIN_ONLY),
+        ("webhook deliveries", "get", reverse("wabas:webhook_list"), ADMIN_ONLY),
     ]
 
 
@@ -123,6 +124,8 @@ def test_a_waba_post_without_the_role_is_refused_and_changes_nothing(waba, cast,
     assert client.post(reverse("wabas:edit", args=[waba.pk]), form).status_code == 403
     phone_form = {"meta_phone_number_id": "123456789", "display_phone_number": "+1 555 0199"}
     assert client.post(reverse("wabas:phone_create", args=[waba.pk]), phone_form).status_code == 403
+    assert client.post(reverse("wabas:connect", args=[waba.pk])).status_code == 403
+    assert client.post(reverse("wabas:keys_register", args=[waba.pk])).status_code == 403
     response = client.post(
         reverse("wabas:private_key", args=[waba.pk]), {"password": PASSWORD, "action": "reveal"}
     )

@@ -152,7 +152,8 @@ def test_a_key_that_cannot_read_stored_secrets_fails_the_database_check(
 # --- /healthz --------------------------------------------------------------------------------
 
 
-def test_healthz_reports_database_and_broker_ok(live_server: object) -> None:
+def test_healthz_reports_database_and_broker_ok(live_server: object, settings: object) -> None:
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # the suite runs tasks in-process; production doesn't
     response = requests.get(f"{live_server.url}/healthz", timeout=5)
     assert response.status_code == 200
     assert response.json() == {"database": "ok", "broker": "ok"}
@@ -171,6 +172,7 @@ def test_healthz_answers_503_when_the_database_is_down(tmp_path: Path) -> None:
     port = free_port()
     env = os.environ | {
         "DATABASE_URL": "postgres://postgres@127.0.0.1:1/nothing",
+        "CELERY_TASK_ALWAYS_EAGER": "false",
         "DEBUG": "false",
         "HTTPS_ONLY": "false",
         "ALLOWED_HOSTS": "127.0.0.1",
@@ -209,7 +211,15 @@ def test_healthz_answers_503_when_the_database_is_down(tmp_path: Path) -> None:
 
 def test_healthz_reports_the_broker_down_but_stays_up(db: None) -> None:
     # A broker outage delays tasks; it is no reason for a load balancer to take the web server out.
-    with override_settings(CELERY_BROKER_URL="redis://127.0.0.1:1/0"):
+    with override_settings(
+        CELERY_BROKER_URL="redis://127.0.0.1:1/0", CELERY_TASK_ALWAYS_EAGER=False
+    ):
         response = Client().get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"database": "ok", "broker": "unavailable"}
+
+
+def test_healthz_says_when_tasks_run_in_process(db: None) -> None:
+    with override_settings(CELERY_TASK_ALWAYS_EAGER=True):
+        response = Client().get("/healthz")
+    assert response.json() == {"database": "ok", "broker": "not used: tasks run in-process"}

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
+from django.utils import timezone
 
 from .crypto import generate_key_pair, public_key_fingerprint
 from .fields import EncryptedTextField
@@ -40,6 +41,9 @@ class Waba(models.Model):
     access_token = EncryptedTextField("system-user access token")
     app_secret = EncryptedTextField("app secret")
     webhook_verify_token = EncryptedTextField("webhook verify token")
+    # The last time we talked to Meta for this account, and what went wrong if it did.
+    meta_checked_at = models.DateTimeField(null=True, blank=True)
+    meta_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -53,6 +57,16 @@ class Waba(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def mark_connected(self) -> None:
+        self.meta_checked_at = timezone.now()
+        self.meta_error = ""
+        self.save(update_fields=["meta_checked_at", "meta_error"])
+
+    def mark_connection_failed(self, message: str) -> None:
+        self.meta_checked_at = timezone.now()
+        self.meta_error = message
+        self.save(update_fields=["meta_checked_at", "meta_error"])
 
     def masked_access_token(self) -> str:
         return mask(self.access_token)
@@ -106,6 +120,23 @@ class PhoneNumber(models.Model):
 
     def __str__(self) -> str:
         return self.display_phone_number
+
+    def mark_key_registered(self) -> None:
+        self.key_status = self.KeyStatus.REGISTERED
+        self.key_error = ""
+        self.key_checked_at = timezone.now()
+        self.save(update_fields=["key_status", "key_error", "key_checked_at"])
+
+    def mark_key_failed(self, message: str) -> None:
+        self.key_status = self.KeyStatus.FAILED
+        self.key_error = message
+        self.key_checked_at = timezone.now()
+        self.save(update_fields=["key_status", "key_error", "key_checked_at"])
+
+    def mark_key_pending(self) -> None:
+        self.key_status = self.KeyStatus.PENDING
+        self.key_error = ""
+        self.save(update_fields=["key_status", "key_error"])
 
 
 class KeyPairImmutable(Exception):
@@ -179,3 +210,50 @@ class SelectedWaba(models.Model):
     @classmethod
     def remember(cls, user: object, waba: Waba) -> None:
         cls.objects.update_or_create(user=user, defaults={"waba": waba})
+
+
+class WebhookDeliveryQuerySet(models.QuerySet):
+    def claim(self, pk: int) -> bool:
+        """Move one delivery from received to processing; only one worker ever wins."""
+        return (
+            self.filter(pk=pk, status=WebhookDelivery.Status.RECEIVED).update(
+                status=WebhookDelivery.Status.PROCESSING
+            )
+            == 1
+        )
+
+
+class WebhookDelivery(models.Model):
+    """One POST from Meta to our webhook, stored exactly as it came before anything else happens."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "RECEIVED", "Received"
+        PROCESSING = "PROCESSING", "Processing"
+        PROCESSED = "PROCESSED", "Processed"
+        FAILED = "FAILED", "Failed"
+
+    waba = models.ForeignKey(Waba, null=True, on_delete=models.SET_NULL, related_name="+")
+    # Meta re-delivers the very same body when it didn't get a 200 in time: the hash recognises it.
+    body_sha256 = models.CharField(max_length=64, unique=True)
+    body = models.BinaryField()
+    signature = models.CharField(max_length=80)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    status = models.CharField(max_length=10, choices=Status, default=Status.RECEIVED)
+    fields = models.JSONField("change fields", default=list)
+    result = models.TextField(blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = WebhookDeliveryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-received_at"]
+        verbose_name_plural = "webhook deliveries"
+
+    def body_text(self) -> str:
+        return bytes(self.body).decode("utf-8", errors="replace")
+
+    def finish(self, status: str, result: str) -> None:
+        self.status = status
+        self.result = result
+        self.processed_at = timezone.now()
+        self.save(update_fields=["status", "result", "processed_at", "fields"])

@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.db import transaction
 from django.http import HttpRequest
 
-from .models import KeyAccessLog, KeyPair, Waba
+from .graph import GraphClient, MetaError, MetaTransientError
+from .models import KeyAccessLog, KeyPair, PhoneNumber, Waba
 
 
 def create_waba(waba: Waba) -> Waba:
@@ -29,3 +30,55 @@ def record_key_access(
         ip_address=request.META.get("REMOTE_ADDR") or None,
         user_agent=request.headers.get("User-Agent", "")[:300],
     )
+
+
+def register_public_key(phone: PhoneNumber, *, client: GraphClient) -> PhoneNumber:
+    """Upload the WABA's public key for this number and record Meta's answer on it.
+
+    Transient failures propagate (the task retries them); anything else Meta says is shown to admins.
+    """
+    try:
+        client.set_business_public_key(phone.meta_phone_number_id, phone.waba.key_pair.public_pem)
+    except MetaTransientError:
+        raise
+    except MetaError as exc:
+        phone.mark_key_failed(str(exc))
+        return phone
+    phone.mark_key_registered()
+    return phone
+
+
+# Meta's throughput levels in messages per second (reference: templates-and-messages.md, section 5).
+THROUGHPUT_LEVELS = {"STANDARD": 80, "HIGH": 1000}
+
+
+def connect_waba(waba: Waba, *, client: GraphClient) -> bool:
+    """Check the credentials by importing the WABA's phone numbers from Meta; record the outcome.
+
+    Returns whether Meta answered. Transient failures propagate for the caller to retry.
+    """
+    try:
+        numbers = client.list_phone_numbers(waba.meta_waba_id)
+    except MetaTransientError:
+        raise
+    except MetaError as exc:
+        waba.mark_connection_failed(str(exc))
+        return False
+    with transaction.atomic():
+        for item in numbers:
+            quality = item.get("quality_rating")
+            level = (item.get("throughput") or {}).get("level")
+            PhoneNumber.objects.update_or_create(
+                waba=waba,
+                meta_phone_number_id=str(item["id"]),
+                defaults={
+                    "display_phone_number": item.get("display_phone_number", ""),
+                    "verified_name": item.get("verified_name", ""),
+                    "quality_rating": quality
+                    if quality in PhoneNumber.Quality.values
+                    else PhoneNumber.Quality.UNKNOWN,
+                    "throughput_mps": THROUGHPUT_LEVELS.get(level, 80),
+                },
+            )
+        waba.mark_connected()
+    return True

@@ -13,6 +13,10 @@ urlpatterns = [
     path("<int:pk>/phones/<int:phone_pk>/edit/", views.phone_edit, name="phone_edit"),
     path("<int:pk>/keys/public.pem", views.public_key_download, name="public_key"),
     path("<int:pk>/keys/private/", views.private_key, name="private_key"),
+    path("<int:pk>/keys/register/", views.keys_register, name="keys_register"),
+    path("<int:pk>/connect/", views.waba_connect, name="connect"),
+    path("webhooks/", views.webhook_list, name="webhook_list"),
+    path("webhooks/<int:pk>/", views.webhook_detail, name="webhook_detail"),
     path("key-access-log/", views.key_access_log, name="key_access_log"),
     path("switch/", views.switch_waba, name="switch"),
 ]

@@ -1,23 +1,40 @@
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
+from django.contrib.auth.decorators import login_not_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseForbidden,
+    HttpResponseNotAllowed,
+)
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 
 from .access import can_use_wabas, get_waba_for_user
 from .forms import PasswordForm, PhoneNumberForm, WabaForm
-from .models import KeyAccessLog, KeyPair, SelectedWaba, Waba
-from .services import create_waba, record_key_access
+from .graph import GraphClient, MetaTransientError
+from .models import KeyAccessLog, KeyPair, SelectedWaba, Waba, WebhookDelivery
+from .services import connect_waba, create_waba, record_key_access
+from .tasks import (
+    connect_waba_task,
+    process_webhook_task,
+    register_public_key_task,
+    register_public_keys,
+)
+from .webhooks import store_delivery, waba_signed_by
 
 # Failed password attempts allowed per user within the window before reveals are refused outright.
 MAX_FAILED_REVEALS = 5
@@ -36,6 +53,7 @@ def waba_create(request: HttpRequest) -> HttpResponse:
     form = WabaForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         waba = create_waba(form.save(commit=False))
+        connect_waba_task.delay_on_commit(waba.pk)
         SelectedWaba.remember(request.user, waba)
         messages.success(request, f"{waba} added, with a new encryption key pair.")
         return redirect("wabas:detail", pk=waba.pk)
@@ -76,7 +94,8 @@ def phone_create(request: HttpRequest, pk: int) -> HttpResponse:
         phone = form.save(commit=False)
         phone.waba = waba
         phone.save()
-        messages.success(request, f"{phone} added to {waba}.")
+        register_public_key_task.delay_on_commit(phone.pk)
+        messages.success(request, f"{phone} added to {waba}; registering the public key with Meta.")
         return redirect("wabas:detail", pk=waba.pk)
     return render(request, "wabas/phone_form.html", {"form": form, "waba": waba})
 
@@ -163,3 +182,87 @@ def switch_waba(request: HttpRequest) -> HttpResponse:
     if not url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
         back = "home"
     return redirect(back)
+
+
+@permission_required("wabas.change_waba", raise_exception=True)
+@require_POST
+def waba_connect(request: HttpRequest, pk: int) -> HttpResponse:
+    """Check the credentials with Meta now and import the phone numbers; keys are registered after."""
+    waba = get_waba_for_user(request, pk)
+    try:
+        connected = connect_waba(waba, client=GraphClient.for_waba(waba))
+    except MetaTransientError as exc:
+        messages.error(request, f"Meta did not answer in time; nothing changed. ({exc})")
+        return redirect("wabas:detail", pk=waba.pk)
+    if connected:
+        register_public_keys(waba.phone_numbers.all())
+        messages.success(
+            request, "Connected to Meta. Phone numbers imported; keys are being registered."
+        )
+    else:
+        messages.error(request, waba.meta_error)
+    return redirect("wabas:detail", pk=waba.pk)
+
+
+@permission_required("wabas.change_waba", raise_exception=True)
+@require_POST
+def keys_register(request: HttpRequest, pk: int) -> HttpResponse:
+    """Upload the public key again for every phone number of the WABA."""
+    waba = get_waba_for_user(request, pk)
+    register_public_keys(waba.phone_numbers.all())
+    messages.success(request, "Registering the public key with Meta for every phone number.")
+    return redirect("wabas:detail", pk=waba.pk)
+
+
+@login_not_required
+@csrf_exempt
+def webhook(request: HttpRequest) -> HttpResponse:
+    """Meta's webhook: the GET handshake, and signed POSTs stored before they are processed."""
+    if request.method == "GET":
+        return _webhook_handshake(request)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["GET", "POST"])
+    body = request.body
+    signature = request.headers.get("X-Hub-Signature-256", "")
+    waba = waba_signed_by(body, signature)
+    if waba is None:
+        return HttpResponseForbidden("Bad or missing X-Hub-Signature-256.")
+    delivery = store_delivery(body, signature=signature, waba=waba)
+    if delivery is None:
+        return HttpResponse("Already received.")
+    try:
+        json.loads(body)
+    except ValueError:
+        delivery.finish(WebhookDelivery.Status.FAILED, "Not a Meta webhook: the body is not JSON.")
+        return HttpResponseBadRequest("The body is not JSON.")
+    process_webhook_task.delay_on_commit(delivery.pk)
+    return HttpResponse("OK")
+
+
+def _webhook_handshake(request: HttpRequest) -> HttpResponse:
+    token = request.GET.get("hub.verify_token", "")
+    if request.GET.get("hub.mode") != "subscribe" or not token:
+        return HttpResponseForbidden("Not a subscription request.")
+    for waba in Waba.objects.all():
+        if waba.webhook_verify_token and constant_time_compare(waba.webhook_verify_token, token):
+            return HttpResponse(request.GET.get("hub.challenge", ""), content_type="text/plain")
+    return HttpResponseForbidden("Unknown verify token.")
+
+
+@permission_required("wabas.view_webhookdelivery", raise_exception=True)
+def webhook_list(request: HttpRequest) -> HttpResponse:
+    deliveries = WebhookDelivery.objects.select_related("waba").defer("body")
+    page = Paginator(deliveries, 50).get_page(request.GET.get("page"))
+    return render(request, "wabas/webhookdelivery_list.html", {"page": page})
+
+
+@permission_required("wabas.view_webhookdelivery", raise_exception=True)
+def webhook_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    delivery = get_object_or_404(WebhookDelivery, pk=pk)
+    try:
+        pretty = json.dumps(json.loads(delivery.body_text()), indent=2, ensure_ascii=False)
+    except ValueError:
+        pretty = delivery.body_text()
+    return render(
+        request, "wabas/webhookdelivery_detail.html", {"delivery": delivery, "pretty": pretty}
+    )

@@ -11,8 +11,10 @@ from django.db import transaction
 
 from flowsadmin.models import Flow
 from flowsadmin.roles import ADMIN, CAMPAIGN_MANAGER, MARKETER, sync_roles
+from sandbox.services import ensure_account
 from wabas.models import PhoneNumber, Waba
 from wabas.services import create_waba
+from wabas.tasks import register_public_keys
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -43,6 +45,12 @@ class Command(BaseCommand):
             admin = self._users()
             waba = self._waba()
             self._flows(waba, admin)
+            self._sandbox_account(waba)
+            unregistered = waba.phone_numbers.exclude(key_status=PhoneNumber.KeyStatus.REGISTERED)
+            # Meta must know the public key before it can encrypt anything for our endpoint. A worker
+            # retries until the server is up; in-process tasks would fail now, before it starts.
+            if not settings.CELERY_TASK_ALWAYS_EAGER:
+                register_public_keys(unregistered)
         self.stdout.write(
             f"Demo WABA: {waba.name} ({waba.meta_waba_id}), key {waba.key_pair.fingerprint[:23]}…"
         )
@@ -70,6 +78,7 @@ class Command(BaseCommand):
                     # The sandbox Meta is served by this same app under /sandbox/.
                     graph_base_url=f"{settings.PUBLIC_BASE_URL}/sandbox/graph",
                     graph_api_version="v23.0",
+                    meta_app_id="300000000000001",
                     access_token="demo-" + secrets.token_urlsafe(24),
                     app_secret=secrets.token_hex(16),
                     webhook_verify_token=secrets.token_urlsafe(16),
@@ -86,6 +95,20 @@ class Command(BaseCommand):
             },
         )
         return waba
+
+    def _sandbox_account(self, waba: Waba) -> None:
+        """The sandbox plays Meta: it must hold the same account, token and app secret as the WABA."""
+        ensure_account(
+            waba_id=waba.meta_waba_id,
+            name=waba.name,
+            access_token=waba.access_token,
+            app_secret=waba.app_secret,
+            app_id=waba.meta_app_id,
+            phone_numbers=[
+                (p.meta_phone_number_id, p.display_phone_number, p.verified_name)
+                for p in waba.phone_numbers.all()
+            ],
+        )
 
     def _flows(self, waba: Waba, admin: object) -> None:
         for name, categories, filename in DEMO_FLOWS:

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from django import forms
+
+from .models import Flow
+
+
+class FaultsForm(forms.Form):
+    error_rate = forms.FloatField(
+        min_value=0, max_value=1, help_text="Share of Graph calls answered 500 (code 2, transient)."
+    )
+    throttle_rate = forms.FloatField(
+        min_value=0, max_value=1, help_text="Share answered 429 (code 80007) with Retry-After: 1."
+    )
+    latency_ms = forms.IntegerField(
+        min_value=0, max_value=30000, label="Latency (ms)", help_text="Added to every Graph call."
+    )
+
+
+class FlowStatusForm(forms.Form):
+    status = forms.ChoiceField(choices=[(status, status) for status in Flow.HEALTH_ACTIONS])
+    reason = forms.CharField(max_length=300, required=False)

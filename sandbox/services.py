@@ -1,0 +1,300 @@
+"""What the sandbox does that touches several rows or the outside world: accounts, knobs, webhooks.
+
+Every webhook goes through `send_webhook`: one row per delivery, queued after the transaction commits,
+signed and POSTed by `deliver_webhook_task`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+
+import requests
+from django.db import transaction
+
+from . import tasks
+from .models import (
+    Account,
+    Faults,
+    Flow,
+    Message,
+    PhoneNumber,
+    SentWebhook,
+    Template,
+    default_webhook_url,
+)
+
+# Seconds before Meta's "review" of a template ends, and between two message statuses (a real worker
+# honours them; in-process tasks run at once).
+REVIEW_DELAY = 2
+STATUS_DELAY = 1
+WEBHOOK_TIMEOUT = (2, 5)  # connect, read
+
+
+def ensure_account(
+    *,
+    waba_id: str,
+    name: str,
+    access_token: str,
+    app_secret: str,
+    app_id: str = "",
+    webhook_url: str | None = None,
+    phone_numbers: list[tuple[str, str, str]] | tuple = (),
+) -> Account:
+    """Create or update the account Meta holds for a WABA, and its phone numbers. Idempotent.
+
+    phone_numbers are (phone_number_id, display_phone_number, verified_name). A webhook_url of None
+    keeps the account's URL, or gives a new account PUBLIC_BASE_URL/meta/webhook/.
+    """
+    with transaction.atomic():
+        account = Account.objects.filter(waba_id=waba_id).first() or Account(waba_id=waba_id)
+        account.name = name
+        account.access_token = access_token
+        account.app_secret = app_secret
+        account.app_id = app_id
+        if webhook_url is not None:
+            account.webhook_url = webhook_url
+        elif not account.webhook_url:
+            account.webhook_url = default_webhook_url()
+        account.save()
+        for phone_number_id, display, verified_name in phone_numbers:
+            PhoneNumber.objects.update_or_create(
+                phone_number_id=phone_number_id,
+                defaults={
+                    "account": account,
+                    "display_phone_number": display,
+                    "verified_name": verified_name,
+                },
+            )
+    return account
+
+
+def set_faults(*, error_rate: float = 0, throttle_rate: float = 0, latency_ms: int = 0) -> None:
+    """Set the fault knobs every Graph call obeys; rates are clamped to 0..1."""
+    Faults.objects.update_or_create(
+        pk=1,
+        defaults={
+            "error_rate": min(max(float(error_rate), 0.0), 1.0),
+            "throttle_rate": min(max(float(throttle_rate), 0.0), 1.0),
+            "latency_ms": max(int(latency_ms), 0),
+        },
+    )
+
+
+# Why the health monitor moved a flow, when the caller gives no reason.
+_DEFAULT_REASONS = {
+    Flow.Status.THROTTLED: "The endpoint error rate reached 10%.",
+    Flow.Status.BLOCKED: "The endpoint error rate reached 50%.",
+    Flow.Status.PUBLISHED: "",
+}
+
+
+def change_flow_status(flow_id: str, status: str, *, reason: str = "") -> None:
+    """Play Meta's health monitor: throttle, block or recover a published flow, with its webhooks.
+
+    Raises Flow.DoesNotExist for an unknown id, ValueError for a status the monitor never sets, and
+    FlowStateError when the flow's status does not allow the move (drafts, deprecated flows).
+    """
+    flow = Flow.objects.select_related("account").get(flow_id=flow_id)
+    action = Flow.HEALTH_ACTIONS.get(status)
+    if action is None:
+        raise ValueError(
+            f"The health monitor sets THROTTLED, BLOCKED or PUBLISHED, not {status!r}."
+        )
+    flow.require(action)
+    with transaction.atomic():
+        send_webhook(flow.account, "flows", _error_rate_alert(flow, status))
+        move_flow(flow, status, reason=reason or _DEFAULT_REASONS[status])
+
+
+def _error_rate_alert(flow: Flow, status: str) -> dict:
+    """The ENDPOINT_ERROR_RATE alert that explains a health move (webhooks.md, section 6.2)."""
+    rate, threshold = {
+        Flow.Status.THROTTLED: (12.5, 10),
+        Flow.Status.BLOCKED: (55.0, 50),
+        Flow.Status.PUBLISHED: (0.0, 10),
+    }[status]
+    recovered = status == Flow.Status.PUBLISHED
+    return {
+        "event": "ENDPOINT_ERROR_RATE",
+        "message": (
+            f"Flow endpoint error rate has recovered below the {threshold}% threshold"
+            if recovered
+            else f"Flow endpoint error rate has reached the {threshold}% threshold"
+        ),
+        "flow_id": flow.flow_id,
+        "error_rate": rate,
+        "threshold": threshold,
+        "alert_state": "DEACTIVATED" if recovered else "ACTIVATED",
+        "errors": []
+        if recovered
+        else [{"error_type": "TIMEOUT_ERROR", "error_rate": 100.0, "error_count": int(rate * 2)}],
+    }
+
+
+def save_new_flow(flow: Flow) -> Flow:
+    """Store a flow Meta just created and announce it: FLOW_STATUS_CHANGE to DRAFT, no old status.
+
+    Raises IntegrityError when the account already has a flow of that name.
+    """
+    with transaction.atomic():
+        flow.save()
+        send_webhook(
+            flow.account,
+            "flows",
+            {
+                "event": "FLOW_STATUS_CHANGE",
+                "message": f"Flow {flow.name} was created with status {flow.status}",
+                "flow_id": flow.flow_id,
+                "new_status": flow.status,
+            },
+        )
+    return flow
+
+
+def move_flow(flow: Flow, status: str, *, reason: str = "") -> Flow:
+    """Change a flow's status and send FLOW_STATUS_CHANGE with the old and new status."""
+    with transaction.atomic():
+        old = flow.move_to(status, reason=reason)
+        message = f"Flow {flow.name} changed status from {old} to {status}"
+        send_webhook(
+            flow.account,
+            "flows",
+            {
+                "event": "FLOW_STATUS_CHANGE",
+                "message": f"{message}: {reason}" if reason else message,
+                "flow_id": flow.flow_id,
+                "old_status": old,
+                "new_status": status,
+            },
+        )
+    return flow
+
+
+def send_webhook(account: Account, field: str, value: dict) -> SentWebhook:
+    """Record a webhook in Meta's envelope and queue its delivery for after the commit."""
+    payload = {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": account.waba_id,
+                "time": int(time.time()),
+                "changes": [{"field": field, "value": value}],
+            }
+        ],
+    }
+    delivery = SentWebhook.objects.create(
+        account=account,
+        field=field,
+        target=account.webhook_url,
+        body=json.dumps(payload, separators=(",", ":")),
+    )
+    tasks.deliver_webhook_task.delay_on_commit(delivery.pk)
+    return delivery
+
+
+def signature_for(body: bytes, app_secret: str) -> str:
+    """X-Hub-Signature-256: HMAC-SHA256 of the exact body with the app secret."""
+    return "sha256=" + hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def deliver_webhook(delivery: SentWebhook) -> bool:
+    """POST one webhook, signed, and record the answer on its row; True when it got a 200."""
+    body = delivery.body.encode()
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "facebookexternalua",
+        "X-Hub-Signature-256": signature_for(body, delivery.account.app_secret),
+    }
+    try:
+        response = requests.post(
+            delivery.target, data=body, headers=headers, timeout=WEBHOOK_TIMEOUT
+        )
+    except requests.RequestException as exc:
+        delivery.record_attempt(status_code=None, error=f"{type(exc).__name__}: {exc}"[:500])
+        return False
+    error = "" if response.status_code == 200 else response.text[:300]
+    delivery.record_attempt(status_code=response.status_code, error=error)
+    return response.status_code == 200
+
+
+def review_template(template: Template) -> Template:
+    """End Meta's review of a pending template by the sandbox's rule, and send the status webhook.
+
+    Only a PENDING template changes: running twice sends one webhook.
+    """
+    status, reason = template.review_verdict()
+    with transaction.atomic():
+        claimed = Template.objects.filter(pk=template.pk, status=Template.Status.PENDING).update(
+            status=status, rejected_reason=reason
+        )
+        if not claimed:
+            return template
+        template.refresh_from_db()
+        send_webhook(
+            template.account,
+            "message_template_status_update",
+            {
+                "event": status,
+                "message_template_id": int(template.template_id),
+                "message_template_name": template.name,
+                "message_template_language": template.language,
+                "message_template_category": template.category,
+                "reason": reason,
+            },
+        )
+    return template
+
+
+def advance_message(message: Message) -> Message:
+    """Move a message one step along sent -> delivered -> read (or failed), with its status webhook.
+
+    Claims the step with a conditional update, so a repeated task sends nothing twice.
+    """
+    new = message.next_status()
+    if new is None:
+        return message
+    with transaction.atomic():
+        claimed = Message.objects.filter(pk=message.pk, status=message.status).update(status=new)
+        if not claimed:
+            return message
+        message.refresh_from_db()
+        send_webhook(message.phone.account, "messages", _status_value(message))
+        if message.next_status() is not None:
+            tasks.advance_message_task.apply_async_on_commit((message.pk,), countdown=STATUS_DELAY)
+    return message
+
+
+def _status_value(message: Message) -> dict:
+    status = {
+        "id": message.wamid,
+        "status": message.status,
+        "timestamp": str(int(time.time())),
+        "recipient_id": message.to,
+    }
+    if message.status == Message.Status.FAILED:
+        status["errors"] = [
+            {
+                "code": 131026,
+                "title": "Message undeliverable",
+                "message": "Message undeliverable",
+                "error_data": {"details": "The recipient cannot receive this message."},
+            }
+        ]
+    else:
+        category = (message.template.category if message.template else "marketing").lower()
+        status["conversation"] = {
+            "id": hashlib.md5(message.wamid.encode(), usedforsecurity=False).hexdigest(),
+            "origin": {"type": category},
+        }
+        status["pricing"] = {"billable": True, "pricing_model": "PMP", "category": category}
+    return {
+        "messaging_product": "whatsapp",
+        "metadata": {
+            "display_phone_number": message.phone.digits,
+            "phone_number_id": message.phone.phone_number_id,
+        },
+        "statuses": [status],
+    }
