@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest
 from django.urls import reverse
 
@@ -12,6 +13,8 @@ NAVIGATION = [
     ("Flows", "flows:list", "flowsadmin.view_flow"),
     ("Settings", "wabas:list", "wabas.view_waba"),
 ]
+if settings.SANDBOX_ENABLED:
+    NAVIGATION.append(("Sandbox Meta", "sandbox:home", "wabas.change_waba"))
 
 
 def navigation(request: HttpRequest) -> dict:

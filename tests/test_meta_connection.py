@@ -124,7 +124,7 @@ def published(meta, admin_user):
     client_for(admin_user).post(reverse("wabas:create"), waba_form(meta))
     waba = Waba.objects.get(meta_waba_id=WABA_ID)
     client = graph(waba)
-    json_text = Path(EXAMPLE).read_text(encoding="utf-8")
+    json_text = (Path(__file__).resolve().parents[1] / EXAMPLE).read_text(encoding="utf-8")
     created = client.create_flow(WABA_ID, name="hotel_feedback", categories=["SURVEY"])
     assert client.upload_flow_json(created["id"], json_text) == []
     client.publish_flow(created["id"])
