@@ -3,7 +3,9 @@ from __future__ import annotations
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
+from django.core.validators import URLValidator
 
+from .models import Flow
 from .roles import ROLES
 
 ROLE_CHOICES = [(role, role) for role in ROLES]
@@ -29,7 +31,69 @@ class FlowFilterForm(forms.Form):
     status = forms.ChoiceField(required=False)
 
     def __init__(self, *args: object, **kwargs: object) -> None:
-        from .models import Flow
-
         super().__init__(*args, **kwargs)
         self.fields["status"].choices = [("", "Any status"), *Flow.Status.choices]
+
+
+class FlowForm(forms.Form):
+    """Create a flow or edit a draft. The JSON is checked by flowjson on save, not here: a draft with
+    errors is still saved, so nothing typed is lost."""
+
+    name = forms.CharField(max_length=200)
+    categories = forms.MultipleChoiceField(
+        choices=Flow.Category.choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Meta accepts one or more.",
+    )
+    endpoint = forms.ChoiceField(
+        label="Meta endpoint",
+        choices=Flow.Endpoint.choices,
+        widget=forms.RadioSelect,
+        initial=Flow.Endpoint.HOSTED,
+        help_text="Hosted: Meta calls us and we handle the encryption. Custom: Meta calls your own URL.",
+    )
+    custom_endpoint_url = forms.URLField(
+        label="Custom URL",
+        required=False,
+        assume_scheme="https",
+        validators=[URLValidator(schemes=["https"])],
+        help_text="Your own endpoint, https only; you handle encryption and health checks.",
+    )
+    customer_endpoint_url = forms.URLField(
+        label="Customer endpoint",
+        required=False,
+        assume_scheme="https",
+        validators=[URLValidator(schemes=["http", "https"])],
+        help_text="Optional, with the hosted endpoint: we forward decrypted screens to it and relay its answer.",
+    )
+    flow_json = forms.CharField(
+        label="Flow JSON",
+        widget=forms.Textarea(
+            attrs={"data-flow-editor": "", "rows": 24, "spellcheck": "false", "class": "code"}
+        ),
+        strip=False,
+    )
+    lock_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("endpoint") == Flow.Endpoint.CUSTOM:
+            if not data.get("custom_endpoint_url"):
+                self.add_error("custom_endpoint_url", "Enter the URL Meta should call.")
+            if data.get("customer_endpoint_url"):
+                self.add_error(
+                    "customer_endpoint_url",
+                    "A customer endpoint only works with the hosted endpoint: your custom URL gets Meta's calls directly.",
+                )
+        else:
+            data["custom_endpoint_url"] = ""
+        return data
+
+
+class CustomerEndpointForm(forms.Form):
+    customer_endpoint_url = forms.URLField(
+        label="Customer endpoint",
+        required=False,
+        assume_scheme="https",
+        validators=[URLValidator(schemes=["http", "https"])],
+    )

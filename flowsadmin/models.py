@@ -10,6 +10,27 @@ from django.utils import timezone
 from wabas.models import Waba
 
 
+class FlowActionNotAllowed(Exception):
+    """The product document's status table does not allow this action in the flow's status."""
+
+    def __init__(self, action: str, status: str) -> None:
+        self.action, self.status = action, status
+        label = Flow.Status(status).label if status in Flow.Status.values else status
+        super().__init__(f"A {label.lower()} flow can't be {ACTION_WORDS.get(action, action)}.")
+
+
+ACTION_WORDS = {
+    "update_json": "edited",
+    "update_endpoint": "given a new customer endpoint",
+    "delete": "deleted",
+    "publish": "published",
+    "deprecate": "deprecated",
+    "refresh": "refreshed",
+    "preview": "previewed",
+    "clone": "cloned",
+}
+
+
 class FlowQuerySet(models.QuerySet):
     def needing_refresh(self) -> FlowQuerySet:
         """Flows that exist on Meta and can still change there (deprecation is final)."""
@@ -41,6 +62,24 @@ class Flow(models.Model):
         HOSTED = "HOSTED", "Hosted endpoint"
         CUSTOM = "CUSTOM", "Custom URL"
 
+    # The product document's status table, action by action: the pages ask it which buttons to show
+    # and every view and task asks it before doing anything. "clone" makes a new draft from any flow.
+    ALLOWED = {
+        Status.DRAFT: {
+            "preview",
+            "update_json",
+            "update_endpoint",
+            "delete",
+            "publish",
+            "refresh",
+            "clone",
+        },
+        Status.PUBLISHED: {"preview", "update_endpoint", "refresh", "deprecate", "clone"},
+        Status.DEPRECATED: {"preview", "refresh", "clone"},
+        Status.THROTTLED: {"preview", "update_endpoint", "refresh", "deprecate", "clone"},
+        Status.BLOCKED: {"preview", "update_endpoint", "refresh", "deprecate", "clone"},
+    }
+
     waba = models.ForeignKey(Waba, on_delete=models.CASCADE, related_name="flows")
     # The data-exchange URL Meta calls is built from this, so a flow's URL can't be guessed.
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -53,6 +92,12 @@ class Flow(models.Model):
     custom_endpoint_url = models.URLField("custom URL", blank=True)
     customer_endpoint_url = models.URLField("customer endpoint", blank=True)
     has_validation_errors = models.BooleanField(default=False)
+    # Our own checks of flow_json (flowjson.validate), as shown beside Meta's.
+    local_messages = models.JSONField(default=list, blank=True)
+    # Bumped on every edit: a save based on an older copy is refused instead of overwriting.
+    lock_version = models.PositiveIntegerField(default=1)
+    # The last Meta call that failed for this flow, in Meta's words; empty when all went through.
+    meta_sync_error = models.TextField(blank=True)
     # What Meta last told us (refresh task and webhooks): its validation errors in Meta's shape, the
     # preview link, the health report, why it throttled or blocked the flow, and its latest alerts.
     meta_validation_errors = models.JSONField(default=list, blank=True)
@@ -75,6 +120,29 @@ class Flow(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def can(self, action: str) -> bool:
+        if action == "update_endpoint" and self.endpoint != self.Endpoint.HOSTED:
+            return False  # the customer endpoint only exists behind our hosted endpoint
+        return action in self.ALLOWED[self.status]
+
+    def require(self, action: str) -> None:
+        if not self.can(action):
+            raise FlowActionNotAllowed(action, self.status)
+
+    def allowed_actions(self) -> set[str]:
+        return {action for action in self.ALLOWED[self.status] if self.can(action)}
+
+    def mark_published(self) -> None:
+        self.require("publish")
+        self.status = self.Status.PUBLISHED
+        self.save(update_fields=["status", "updated_at"])
+
+    def mark_deprecated(self) -> None:
+        self.require("deprecate")
+        self.status = self.Status.DEPRECATED
+        self.status_reason = ""
+        self.save(update_fields=["status", "status_reason", "updated_at"])
 
     def data_exchange_url(self) -> str:
         """The URL Meta calls: ours for hosted flows, the user's own for a custom endpoint."""
@@ -127,3 +195,36 @@ def parse_meta_time(value: str | None) -> datetime | None:
         return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S%z")
     except ValueError:
         return None
+
+
+class FlowRevision(models.Model):
+    """Every version of a flow's JSON that was saved, for the history and its diffs."""
+
+    flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="revisions")
+    number = models.PositiveIntegerField()
+    flow_json = models.TextField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["flow", "number"], name="one_revision_number_per_flow")
+        ]
+
+
+class FlowChange(models.Model):
+    """Who did what to a flow, and when."""
+
+    flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="changes")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    action = models.CharField(max_length=20)
+    detail = models.TextField(blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]

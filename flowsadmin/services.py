@@ -1,10 +1,184 @@
-"""Writes about flows that call Meta."""
+"""Writes about flows: local checks first, Meta outside any transaction, then the local change and its audit row."""
 
 from __future__ import annotations
 
-from wabas.graph import GraphClient
+from dataclasses import dataclass
 
-from .models import Flow
+from django.db import transaction
+from django.db.models import F
+
+from wabas.graph import GraphClient, MetaError
+
+from . import flowjson
+from .models import Flow, FlowActionNotAllowed, FlowChange, FlowRevision
+from .signals import flow_deprecated
+
+
+class StaleFlow(Exception):
+    """Someone else saved the flow after this copy was opened; nothing was overwritten."""
+
+
+class FlowNotReady(Exception):
+    """The flow can't go to Meta as it is; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class FlowFields:
+    name: str
+    categories: list[str]
+    endpoint: str
+    custom_endpoint_url: str
+    customer_endpoint_url: str
+    flow_json: str
+
+
+def check_json(text: str) -> flowjson.Report:
+    return flowjson.validate(text)
+
+
+def report_messages(report: flowjson.Report) -> list[dict]:
+    """Our validation messages as stored on the flow and drawn under the editor."""
+    return [
+        {
+            "level": m.level,
+            "code": m.code,
+            "message": m.message,
+            "path": m.path,
+            "line": m.line,
+            "column": m.column,
+        }
+        for m in [*report.errors, *report.warnings]
+    ]
+
+
+def save_flow(
+    flow: Flow, fields: FlowFields, *, by: object, lock_version: int | None, client: GraphClient
+) -> Flow:
+    """Save a new or draft flow locally (with a revision), then create or update it on Meta.
+
+    The local save always happens, so nothing typed is lost; a Meta failure is recorded on the flow
+    (meta_sync_error) and the flow is only marked as on Meta once Meta gave it an id.
+    Raises StaleFlow when lock_version is not the flow's current one.
+    """
+    if flow.pk:
+        flow.require("update_json")
+    report = check_json(fields.flow_json)
+    json_changed = not flow.pk or fields.flow_json != flow.flow_json
+    with transaction.atomic():
+        if flow.pk:
+            # Claim the edit: only one save based on this version can win.
+            won = Flow.objects.filter(pk=flow.pk, lock_version=lock_version).update(
+                lock_version=F("lock_version") + 1
+            )
+            if not won:
+                raise StaleFlow(
+                    "This flow was changed by someone else since you opened it. Your text is below; reload to see theirs."
+                )
+            flow.lock_version = lock_version + 1
+        for name in (
+            "name",
+            "categories",
+            "endpoint",
+            "custom_endpoint_url",
+            "customer_endpoint_url",
+            "flow_json",
+        ):
+            setattr(flow, name, getattr(fields, name))
+        flow.local_messages = report_messages(report)
+        flow.has_validation_errors = bool(report.errors or flow.meta_validation_errors)
+        if not flow.pk:
+            flow.created_by = by
+        flow.save()
+        if json_changed:
+            number = (
+                flow.revisions.order_by("-number").values_list("number", flat=True).first() or 0
+            ) + 1
+            FlowRevision.objects.create(
+                flow=flow, number=number, flow_json=flow.flow_json, created_by=by
+            )
+        FlowChange.objects.create(
+            flow=flow, user=by, action="create" if json_changed and number == 1 else "update"
+        )
+    _push_to_meta(flow, report, client=client)
+    return flow
+
+
+def _push_to_meta(flow: Flow, report: flowjson.Report, *, client: GraphClient) -> None:
+    """Create the flow on Meta if it isn't there yet, then send its metadata and JSON."""
+    if report.data is None:
+        _record_sync(flow, "Not sent to Meta: fix the JSON syntax first.")
+        return
+    endpoint_uri = flow.data_exchange_url() if report.data.get("data_api_version") else None
+    try:
+        if not flow.meta_flow_id:
+            created = client.create_flow(
+                flow.waba.meta_waba_id,
+                name=flow.name,
+                categories=flow.categories,
+                endpoint_uri=endpoint_uri,
+            )
+            flow.meta_flow_id = created["id"]
+            flow.save(update_fields=["meta_flow_id"])
+        else:
+            client.update_flow_metadata(
+                flow.meta_flow_id,
+                name=flow.name,
+                categories=flow.categories,
+                endpoint_uri=endpoint_uri,
+            )
+        meta_errors = client.upload_flow_json(flow.meta_flow_id, flow.flow_json)
+    except MetaError as exc:
+        _record_sync(flow, str(exc))
+        return
+    flow.meta_validation_errors = meta_errors
+    flow.has_validation_errors = bool(report.errors or meta_errors)
+    flow.meta_sync_error = ""
+    flow.save(update_fields=["meta_validation_errors", "has_validation_errors", "meta_sync_error"])
+
+
+def _record_sync(flow: Flow, message: str) -> None:
+    flow.meta_sync_error = message
+    flow.save(update_fields=["meta_sync_error"])
+
+
+def publish_flow(flow: Flow, *, by: object, client: GraphClient) -> Flow:
+    """Publish on Meta. Raises FlowActionNotAllowed, FlowNotReady or MetaError; nothing changes then."""
+    flow.require("publish")
+    report = check_json(flow.flow_json)
+    if not flow.meta_flow_id or flow.meta_sync_error:
+        raise FlowNotReady(
+            "Save the flow to Meta first: " + (flow.meta_sync_error or "it is not on Meta yet.")
+        )
+    if report.errors:
+        raise FlowNotReady(f"Fix the {len(report.errors)} validation error(s) before publishing.")
+    if report.version and not flowjson.is_publishable(report.version):
+        raise FlowNotReady(
+            f"Flow JSON version {report.version} is frozen by Meta: move to a current version to publish."
+        )
+    client.publish_flow(flow.meta_flow_id)
+    with transaction.atomic():
+        flow.mark_published()
+        FlowChange.objects.create(flow=flow, user=by, action="publish")
+    return flow
+
+
+def deprecate_flow(flow: Flow, *, by: object, client: GraphClient) -> Flow:
+    """Deprecate on Meta (irreversible), then detach the flow from every template that uses it."""
+    flow.require("deprecate")
+    client.deprecate_flow(flow.meta_flow_id)
+    with transaction.atomic():
+        flow.mark_deprecated()
+        FlowChange.objects.create(flow=flow, user=by, action="deprecate")
+    flow_deprecated.send(sender=Flow, flow=flow)
+    return flow
+
+
+def delete_flow(flow: Flow, *, by: object, client: GraphClient) -> None:
+    """Delete a draft on Meta and here."""
+    flow.require("delete")
+    if flow.meta_flow_id:
+        client.delete_flow(flow.meta_flow_id)
+    flow.delete()
 
 
 def refresh_flow(flow: Flow, *, client: GraphClient) -> Flow:
@@ -12,3 +186,30 @@ def refresh_flow(flow: Flow, *, client: GraphClient) -> Flow:
     if flow.meta_flow_id:
         flow.apply_meta_state(client.get_flow(flow.meta_flow_id))
     return flow
+
+
+def update_customer_endpoint(flow: Flow, url: str, *, by: object) -> Flow:
+    """Point the hosted endpoint's relay at another customer URL (ours only: Meta never sees it)."""
+    flow.require("update_endpoint")
+    with transaction.atomic():
+        flow.customer_endpoint_url = url
+        flow.save(update_fields=["customer_endpoint_url", "updated_at"])
+        FlowChange.objects.create(flow=flow, user=by, action="update_endpoint", detail=url)
+    return flow
+
+
+def clone_flow(flow: Flow, *, by: object, client: GraphClient) -> Flow:
+    """Copy a flow into a new draft, here and on Meta."""
+    flow.require("clone")
+    fields = FlowFields(
+        name=f"Copy of {flow.name}"[:200],
+        categories=flow.categories,
+        endpoint=flow.endpoint,
+        custom_endpoint_url=flow.custom_endpoint_url,
+        customer_endpoint_url=flow.customer_endpoint_url,
+        flow_json=flow.flow_json,
+    )
+    return save_flow(Flow(waba=flow.waba), fields, by=by, lock_version=None, client=client)
+
+
+__all__ = ["FlowActionNotAllowed", "FlowFields", "FlowNotReady", "StaleFlow"]

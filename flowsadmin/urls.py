@@ -6,7 +6,18 @@ from wabas.views import webhook
 
 from . import views
 
-flow_patterns = ([path("", views.flow_list, name="list")], "flows")
+flow_patterns = (
+    [
+        path("", views.flow_list, name="list"),
+        path("new/", views.flow_create, name="create"),
+        path("validate/", views.flow_validate, name="validate"),
+        path("<int:pk>/", views.flow_detail, name="detail"),
+        path("<int:pk>/endpoint/", views.flow_endpoint, name="endpoint"),
+        path("<int:pk>/revisions/<int:number>/", views.flow_revision, name="revision"),
+        path("<int:pk>/<slug:action>/", views.flow_action, name="action"),
+    ],
+    "flows",
+)
 user_patterns = (
     [
         path("", views.user_list, name="list"),

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import difflib
+
 import redis
 from django.conf import settings
 from django.contrib import messages
@@ -9,7 +11,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import DatabaseError, connection, transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
@@ -17,10 +19,25 @@ from django.views.decorators.http import require_GET, require_POST
 
 from wabas.access import current_waba
 from wabas.forms import PasswordForm
+from wabas.graph import GraphClient, MetaError
 
-from .forms import FlowFilterForm, RoleForm, UserCreateForm
-from .models import Flow
+from .forms import CustomerEndpointForm, FlowFilterForm, FlowForm, RoleForm, UserCreateForm
+from .models import Flow, FlowActionNotAllowed
 from .roles import ROLES, role_of
+from .services import (
+    FlowFields,
+    FlowNotReady,
+    StaleFlow,
+    check_json,
+    clone_flow,
+    delete_flow,
+    deprecate_flow,
+    publish_flow,
+    refresh_flow,
+    report_messages,
+    save_flow,
+    update_customer_endpoint,
+)
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -118,3 +135,247 @@ def healthz(request: HttpRequest) -> JsonResponse:
             broker = "unavailable"
     status = 200 if database == "ok" else 503
     return JsonResponse({"database": database, "broker": broker}, status=status)
+
+
+# --- Flows: create, edit, lifecycle ---------------------------------------------------------------
+
+STARTER_JSON = """{
+  "version": "7.3",
+  "screens": [
+    {
+      "id": "WELCOME",
+      "title": "Welcome",
+      "terminal": true,
+      "layout": {
+        "type": "SingleColumnLayout",
+        "children": [
+          {"type": "TextBody", "text": "Paste your Flow JSON from Meta's builder here."},
+          {"type": "Footer", "label": "Done", "on-click-action": {"name": "complete", "payload": {}}}
+        ]
+      }
+    }
+  ]
+}
+"""
+
+
+def _get_flow_for_user(request: HttpRequest, pk: int) -> Flow:
+    """The flow with this id, or 404. Every role with a view permission sees every WABA's flows."""
+    return get_object_or_404(Flow.objects.select_related("waba", "created_by"), pk=pk)
+
+
+def _fields(form: FlowForm) -> FlowFields:
+    data = form.cleaned_data
+    return FlowFields(
+        name=data["name"],
+        categories=data["categories"],
+        endpoint=data["endpoint"],
+        custom_endpoint_url=data["custom_endpoint_url"],
+        customer_endpoint_url=data["customer_endpoint_url"],
+        flow_json=data["flow_json"],
+    )
+
+
+def _say_saved(request: HttpRequest, flow: Flow) -> None:
+    errors = sum(1 for m in flow.local_messages if m["level"] == "error")
+    if flow.meta_sync_error:
+        messages.error(request, f"Saved here as a draft, but not on Meta: {flow.meta_sync_error}")
+    elif errors:
+        messages.warning(
+            request,
+            f"Saved as a draft on Meta, with {errors} validation error(s) to fix before publishing.",
+        )
+    else:
+        messages.success(request, f"{flow.name} saved as a draft on Meta.")
+
+
+@permission_required("flowsadmin.add_flow", raise_exception=True)
+def flow_create(request: HttpRequest) -> HttpResponse:
+    waba = current_waba(request)
+    if waba is None:
+        messages.error(request, "Connect a WhatsApp Business Account first.")
+        return redirect("flows:list")
+    form = FlowForm(
+        request.POST or None, initial={"flow_json": STARTER_JSON, "categories": ["OTHER"]}
+    )
+    if request.method == "POST" and form.is_valid():
+        flow = save_flow(
+            Flow(waba=waba),
+            _fields(form),
+            by=request.user,
+            lock_version=None,
+            client=GraphClient.for_waba(waba),
+        )
+        _say_saved(request, flow)
+        return redirect("flows:detail", pk=flow.pk)
+    return render(request, "flowsadmin/flow_form.html", {"form": form, "waba": waba})
+
+
+@permission_required("flowsadmin.view_flow", raise_exception=True)
+def flow_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    flow = _get_flow_for_user(request, pk)
+    editable = flow.can("update_json") and request.user.has_perm("flowsadmin.change_flow")
+    form = None
+    status = 200
+    if editable:
+        form = FlowForm(request.POST or None, initial=_initial(flow))
+    if request.method == "POST":
+        if not request.user.has_perm("flowsadmin.change_flow"):
+            raise PermissionDenied
+        if not editable:
+            messages.error(request, str(FlowActionNotAllowed("update_json", flow.status)))
+            return redirect("flows:detail", pk=flow.pk)
+        if form.is_valid():
+            try:
+                save_flow(
+                    flow,
+                    _fields(form),
+                    by=request.user,
+                    lock_version=form.cleaned_data["lock_version"],
+                    client=GraphClient.for_waba(flow.waba),
+                )
+            except StaleFlow as exc:
+                form.add_error(None, str(exc))
+                status = 409
+            else:
+                _say_saved(request, flow)
+                return redirect("flows:detail", pk=flow.pk)
+    context = {
+        "flow": flow,
+        "form": form,
+        "actions": _actions_for(request, flow),
+        "revisions": flow.revisions.select_related("created_by")[:20],
+        "changes": flow.changes.select_related("user")[:20],
+        "endpoint_form": CustomerEndpointForm(
+            initial={"customer_endpoint_url": flow.customer_endpoint_url}
+        ),
+    }
+    return render(request, "flowsadmin/flow_detail.html", context, status=status)
+
+
+def _initial(flow: Flow) -> dict:
+    return {
+        "name": flow.name,
+        "categories": flow.categories,
+        "endpoint": flow.endpoint,
+        "custom_endpoint_url": flow.custom_endpoint_url,
+        "customer_endpoint_url": flow.customer_endpoint_url,
+        "flow_json": flow.flow_json,
+        "lock_version": flow.lock_version,
+    }
+
+
+# action -> the permission it needs on top of the status table
+ACTION_PERMISSIONS = {
+    "publish": "flowsadmin.change_flow",
+    "deprecate": "flowsadmin.change_flow",
+    "refresh": "flowsadmin.change_flow",
+    "clone": "flowsadmin.add_flow",
+    "delete": "flowsadmin.delete_flow",
+    "update_endpoint": "flowsadmin.change_flow",
+}
+
+
+def _actions_for(request: HttpRequest, flow: Flow) -> set[str]:
+    """The buttons to show: what the status table allows and the user's role permits."""
+    return {
+        a
+        for a in flow.allowed_actions()
+        if a == "preview"
+        or request.user.has_perm(ACTION_PERMISSIONS.get(a, "flowsadmin.change_flow"))
+    }
+
+
+@require_POST
+@permission_required("flowsadmin.view_flow", raise_exception=True)
+def flow_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    """Publish, deprecate, delete, refresh or clone; refused with a message when not allowed."""
+    flow = _get_flow_for_user(request, pk)
+    if action not in ACTION_PERMISSIONS or action == "update_endpoint":
+        raise Http404
+    if not request.user.has_perm(ACTION_PERMISSIONS[action]):
+        raise PermissionDenied
+    client = GraphClient.for_waba(flow.waba)
+    try:
+        if action == "publish":
+            publish_flow(flow, by=request.user, client=client)
+            messages.success(request, f"{flow.name} is published: templates can use it now.")
+        elif action == "deprecate":
+            if request.POST.get("confirm") != "yes":
+                return render(request, "flowsadmin/flow_deprecate.html", {"flow": flow})
+            deprecate_flow(flow, by=request.user, client=client)
+            messages.success(
+                request, f"{flow.name} is deprecated and was removed from its templates."
+            )
+        elif action == "delete":
+            delete_flow(flow, by=request.user, client=client)
+            messages.success(request, f"{flow.name} was deleted.")
+            return redirect("flows:list")
+        elif action == "refresh":
+            flow.require("refresh")
+            refresh_flow(flow, client=client)
+            messages.success(request, "Refreshed from Meta.")
+        elif action == "clone":
+            copy = clone_flow(flow, by=request.user, client=client)
+            _say_saved(request, copy)
+            return redirect("flows:detail", pk=copy.pk)
+    except FlowActionNotAllowed as exc:
+        messages.error(request, str(exc))
+        return redirect("flows:detail", pk=flow.pk)
+    except (FlowNotReady, MetaError) as exc:
+        messages.error(request, f"Nothing changed. {exc}")
+    return redirect("flows:detail", pk=flow.pk)
+
+
+@require_POST
+@permission_required("flowsadmin.change_flow", raise_exception=True)
+def flow_endpoint(request: HttpRequest, pk: int) -> HttpResponse:
+    flow = _get_flow_for_user(request, pk)
+    form = CustomerEndpointForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Enter a valid http(s) URL for the customer endpoint.")
+    else:
+        try:
+            update_customer_endpoint(
+                flow, form.cleaned_data["customer_endpoint_url"], by=request.user
+            )
+            messages.success(request, "Customer endpoint saved.")
+        except FlowActionNotAllowed as exc:
+            messages.error(request, str(exc))
+    return redirect("flows:detail", pk=flow.pk)
+
+
+@require_POST
+@permission_required("flowsadmin.view_flow", raise_exception=True)
+def flow_validate(request: HttpRequest) -> HttpResponse:
+    """Check JSON on demand without saving: the messages fragment under the editor."""
+    report = check_json(request.POST.get("flow_json", ""))
+    return render(
+        request,
+        "flowsadmin/_flow_messages.html",
+        {"local_messages": report_messages(report), "checked": True},
+    )
+
+
+@permission_required("flowsadmin.view_flow", raise_exception=True)
+def flow_revision(request: HttpRequest, pk: int, number: int) -> HttpResponse:
+    """One saved version of the JSON, as a diff against the one before it."""
+    flow = _get_flow_for_user(request, pk)
+    revision = get_object_or_404(flow.revisions, number=number)
+    before = flow.revisions.filter(number__lt=number).order_by("-number").first()
+    lines = difflib.unified_diff(
+        (before.flow_json if before else "").splitlines(),
+        revision.flow_json.splitlines(),
+        fromfile=f"revision {before.number}" if before else "(empty)",
+        tofile=f"revision {revision.number}",
+        lineterm="",
+    )
+    diff = [
+        (line, "add" if line.startswith("+") else "del" if line.startswith("-") else "ctx")
+        for line in lines
+    ]
+    return render(
+        request,
+        "flowsadmin/flow_revision.html",
+        {"flow": flow, "revision": revision, "before": before, "diff": diff},
+    )

@@ -93,3 +93,29 @@ def fast_password_hashing(settings: object) -> None:
 
 
 from .browser import browser, served_static  # noqa: E402, F401  (fixtures for browser tests)
+
+
+@pytest.fixture
+def sandbox_waba(live_server: object, transactional_db: None) -> Waba:
+    """A WABA whose Graph API is the sandbox on the live server, its key registered there."""
+    from sandbox.services import ensure_account, set_faults
+
+    waba = make_waba(graph_base_url=f"{live_server.url}/sandbox/graph")
+    phone = PhoneNumber.objects.create(
+        waba=waba, meta_phone_number_id="106540352242922", display_phone_number="+1 555 0100"
+    )
+    ensure_account(
+        waba_id=waba.meta_waba_id,
+        name=waba.name,
+        access_token=waba.access_token,
+        app_secret=waba.app_secret,
+        webhook_url=f"{live_server.url}/meta/webhook/",
+        phone_numbers=[(phone.meta_phone_number_id, phone.display_phone_number, "Hotel Azul")],
+    )
+    set_faults()
+    from wabas.graph import GraphClient
+
+    client = GraphClient.for_waba(waba)
+    client.set_business_public_key(phone.meta_phone_number_id, waba.key_pair.public_pem)
+    client.session.close()
+    return waba
