@@ -37,18 +37,8 @@ def check_json(text: str) -> flowjson.Report:
 
 
 def report_messages(report: flowjson.Report) -> list[dict]:
-    """Our validation messages as stored on the flow and drawn under the editor."""
-    return [
-        {
-            "level": m.level,
-            "code": m.code,
-            "message": m.message,
-            "path": m.path,
-            "line": m.line,
-            "column": m.column,
-        }
-        for m in [*report.errors, *report.warnings]
-    ]
+    """Our validation messages in text order, as stored on the flow and drawn under the editor."""
+    return [m.as_dict() for m in report.messages]
 
 
 def save_flow(

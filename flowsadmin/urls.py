@@ -14,6 +14,7 @@ flow_patterns = (
         path("<int:pk>/", views.flow_detail, name="detail"),
         path("<int:pk>/endpoint/", views.flow_endpoint, name="endpoint"),
         path("<int:pk>/revisions/<int:number>/", views.flow_revision, name="revision"),
+        path("<int:pk>/preview/", views.flow_preview, name="preview"),
         path("<int:pk>/<slug:action>/", views.flow_action, name="action"),
     ],
     "flows",

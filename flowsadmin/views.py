@@ -23,6 +23,7 @@ from wabas.graph import GraphClient, MetaError
 
 from .forms import CustomerEndpointForm, FlowFilterForm, FlowForm, RoleForm, UserCreateForm
 from .models import Flow, FlowActionNotAllowed
+from .preview import build_preview_from_text
 from .roles import ROLES, role_of
 from .services import (
     FlowFields,
@@ -379,3 +380,18 @@ def flow_revision(request: HttpRequest, pk: int, number: int) -> HttpResponse:
         "flowsadmin/flow_revision.html",
         {"flow": flow, "revision": revision, "before": before, "diff": diff},
     )
+
+
+@permission_required("flowsadmin.view_flow", raise_exception=True)
+def flow_preview(request: HttpRequest, pk: int) -> HttpResponse:
+    """Every screen drawn as a phone screen, with example data; footers follow navigate actions."""
+    flow = _get_flow_for_user(request, pk)
+    preview = build_preview_from_text(flow.flow_json)
+    screen = preview.screen(request.GET.get("screen"))
+    context = {
+        "flow": flow,
+        "preview": preview,
+        "screen": screen,
+        "next_screens": screen.next_screens if screen else [],
+    }
+    return render(request, "flowsadmin/flow_preview.html", context)

@@ -329,3 +329,16 @@ def test_check_json_answers_without_saving(marketer, waba):
     assert response.status_code == 200
     assert "line 1" in html.unescape(response.content.decode())
     assert not Flow.objects.exists()
+
+
+def test_the_preview_page_draws_the_flow_and_follows_navigate(campaign_manager, waba):
+    flow = Flow.objects.create(
+        waba=waba, name="Hotel feedback", flow_json=HOTEL, status="DEPRECATED"
+    )
+    client = client_for(campaign_manager)
+    first = html.unescape(client.get(reverse("flows:preview", args=[flow.pk])).content.decode())
+    assert 'href="?screen=RATE"' in first
+    second = client.get(reverse("flows:preview", args=[flow.pk]), {"screen": "RATE"})
+    assert second.status_code == 200 and "Ends the flow and sends the answers" in html.unescape(
+        second.content.decode()
+    )
