@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import difflib
+from urllib.parse import urlencode
 
 import redis
 from django.conf import settings
@@ -50,20 +51,34 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "flowsadmin/no_role.html", status=403)
 
 
+# ?sort= values of the listing and the ordering each means.
+FLOW_SORTS = {
+    "name": "name",
+    "-name": "-name",
+    "status": "status",
+    "updated": "updated_at",
+    "-updated": "-updated_at",
+}
+
+
 @permission_required("flowsadmin.view_flow", raise_exception=True)
 def flow_list(request: HttpRequest) -> HttpResponse:
     waba = current_waba(request)
     filters = FlowFilterForm(request.GET or None)
+    sort = request.GET.get("sort") if request.GET.get("sort") in FLOW_SORTS else "-updated"
     flows = Flow.objects.none()
     if waba is not None:
-        flows = waba.flows.select_related("created_by")
+        flows = waba.flows.select_related("created_by").order_by(FLOW_SORTS[sort], "-pk")
         if filters.is_valid():
             if q := filters.cleaned_data["q"]:
                 flows = flows.filter(name__icontains=q)
             if status := filters.cleaned_data["status"]:
                 flows = flows.filter(status=status)
     page = Paginator(flows, 25).get_page(request.GET.get("page"))
-    context = {"waba": waba, "page": page, "filters": filters}
+    # Sorting links keep the search and filter; the page number starts over.
+    query = urlencode({k: request.GET[k] for k in ("q", "status") if request.GET.get(k)})
+    query = f"{query}&" if query else ""
+    context = {"waba": waba, "page": page, "filters": filters, "sort": sort, "query": query}
     if request.htmx:
         return render(request, "flowsadmin/flow_list.html#flow-table", context)
     if waba is not None and request.user.has_perm("wabas.view_keys"):
@@ -315,16 +330,20 @@ def flow_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         elif action == "refresh":
             flow.require("refresh")
             refresh_flow(flow, client=client)
+            if request.htmx:  # a row of the listing: answer with the fresh row
+                return render(request, "flowsadmin/flow_list.html#flow-row", {"flow": flow})
             messages.success(request, "Refreshed from Meta.")
         elif action == "clone":
             copy = clone_flow(flow, by=request.user, client=client)
             _say_saved(request, copy)
             return redirect("flows:detail", pk=copy.pk)
-    except FlowActionNotAllowed as exc:
-        messages.error(request, str(exc))
-        return redirect("flows:detail", pk=flow.pk)
-    except (FlowNotReady, MetaError) as exc:
-        messages.error(request, f"Nothing changed. {exc}")
+    except (FlowActionNotAllowed, FlowNotReady, MetaError) as exc:
+        problem = str(exc) if isinstance(exc, FlowActionNotAllowed) else f"Nothing changed. {exc}"
+        if request.htmx and action == "refresh":
+            return render(
+                request, "flowsadmin/flow_list.html#flow-row", {"flow": flow, "row_error": problem}
+            )
+        messages.error(request, problem)
     return redirect("flows:detail", pk=flow.pk)
 
 

@@ -342,3 +342,17 @@ def test_the_preview_page_draws_the_flow_and_follows_navigate(campaign_manager, 
     assert second.status_code == 200 and "Ends the flow and sends the answers" in html.unescape(
         second.content.decode()
     )
+
+
+def test_a_row_refresh_answers_the_fresh_row(sandbox_waba, marketer):
+    client = client_for(marketer)
+    client.post(reverse("flows:create"), form())
+    flow = Flow.objects.get()
+    response = client.post(
+        reverse("flows:action", args=[flow.pk, "refresh"]), HTTP_HX_REQUEST="true"
+    )
+    body = response.content.decode()
+    assert body.lstrip().startswith(f'<tr id="flow-row-{flow.pk}"')
+    assert flow.meta_flow_id in body
+    flow.refresh_from_db()
+    assert flow.synced_at is not None

@@ -117,3 +117,28 @@ def test_the_listing_costs_the_same_queries_for_5_or_25_flows(admin_user, waba):
     with CaptureQueriesContext(connection) as many:
         client.get(reverse("flows:list"))
     assert len(many) == len(few)
+
+
+def test_the_listing_sorts_by_name_both_ways(marketer, waba):
+    for name in ("Bravo", "Alpha", "Charlie"):
+        Flow.objects.create(waba=waba, name=name)
+    client = client_for(marketer)
+    up = client.get(reverse("flows:list"), {"sort": "name"}).content.decode()
+    down = client.get(reverse("flows:list"), {"sort": "-name"}).content.decode()
+    assert up.index(">Alpha<") < up.index(">Bravo<") < up.index(">Charlie<")
+    assert down.index(">Charlie<") < down.index(">Bravo<") < down.index(">Alpha<")
+    # Unknown sort keys fall back to the newest first instead of failing.
+    assert client.get(reverse("flows:list"), {"sort": "password"}).status_code == 200
+
+
+def test_a_row_refresh_with_meta_down_answers_the_row_with_the_error(marketer, waba):
+    flow = Flow.objects.create(waba=waba, name="Hotel feedback", meta_flow_id="771023498811223")
+    # The fixture WABA points at a sandbox URL where nothing listens: Meta can't be reached.
+    waba.graph_base_url = "http://127.0.0.1:9"
+    waba.save()
+    response = client_for(marketer).post(
+        reverse("flows:action", args=[flow.pk, "refresh"]), HTTP_HX_REQUEST="true"
+    )
+    body = response.content.decode()
+    assert body.lstrip().startswith(f'<tr id="flow-row-{flow.pk}"')
+    assert "Nothing changed." in body and "<html" not in body
