@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import difflib
+import json
 from urllib.parse import urlencode
 
 import redis
@@ -235,6 +236,8 @@ def flow_detail(request: HttpRequest, pk: int) -> HttpResponse:
     status = 200
     if editable:
         form = FlowForm(request.POST or None, initial=_initial(flow))
+        # The editor marks these lines in its gutter.
+        form.fields["flow_json"].widget.attrs["data-messages"] = json.dumps(flow.local_messages)
     if request.method == "POST":
         if not request.user.has_perm("flowsadmin.change_flow"):
             raise PermissionDenied
