@@ -121,6 +121,9 @@ class Flow(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def category_labels(self) -> list[str]:
+        return [self.Category(c).label if c in self.Category.values else c for c in self.categories]
+
     def can(self, action: str) -> bool:
         if action == "update_endpoint" and self.endpoint != self.Endpoint.HOSTED:
             return False  # the customer endpoint only exists behind our hosted endpoint

@@ -96,7 +96,7 @@ def save_flow(
 def _push_to_meta(flow: Flow, report: flowjson.Report, *, client: GraphClient) -> None:
     """Create the flow on Meta if it isn't there yet, then send its metadata and JSON."""
     if report.data is None:
-        _record_sync(flow, "Not sent to Meta: fix the JSON syntax first.")
+        _record_sync(flow, "the JSON has a syntax error; fix it and save again.")
         return
     endpoint_uri = flow.data_exchange_url() if report.data.get("data_api_version") else None
     try:

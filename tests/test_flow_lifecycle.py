@@ -235,7 +235,7 @@ def test_the_jsonc_paste_is_rejected_at_its_comment_line_and_not_sent_to_meta(
     response = client.post(reverse("flows:create"), form(flow_json=text), follow=True)
     page = html.unescape(response.content.decode())
     assert (
-        "Saved here as a draft, but not on Meta: Not sent to Meta: fix the JSON syntax first."
+        "Saved here as a draft, but not on Meta: the JSON has a syntax error; fix it and save again."
         in page
     )
     assert f'data-jump-line="{comment_line}"' in page
