@@ -86,6 +86,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "wabas",
+    "templates_app",
+    "campaigns",
     # Always installed so its tables exist; its URLs are mounted only when SANDBOX_ENABLED.
     "sandbox",
     # Last, so that its post_migrate role sync sees every app's permissions.
@@ -147,6 +149,11 @@ CELERY_TASK_EAGER_PROPAGATES = env_bool("CELERY_TASK_EAGER_PROPAGATES", False)
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Status, validation errors, preview link and health of every flow that can still change.
     "refresh-flows": {"task": "flowsadmin.tasks.refresh_flows_task", "schedule": 15 * 60},
+    # Templates still under review, in case a review webhook was missed.
+    "refresh-pending-templates": {
+        "task": "templates_app.tasks.refresh_pending_templates_task",
+        "schedule": 5 * 60,
+    },
 }
 
 AUTH_PASSWORD_VALIDATORS = [

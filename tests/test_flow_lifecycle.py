@@ -12,6 +12,7 @@ from django.urls import reverse
 from flowsadmin.models import Flow, FlowChange
 from flowsadmin.signals import flow_deprecated
 from sandbox.services import set_faults
+from templates_app.models import MessageTemplate
 from wabas.graph import GraphClient, MetaError
 
 from .conftest import client_for
@@ -185,6 +186,9 @@ def test_create_publish_and_deprecate_through_the_sandbox(sandbox_waba, marketer
     flow.refresh_from_db()
     assert flow.status == "PUBLISHED" and meta_status(flow) == "PUBLISHED"
 
+    template = MessageTemplate.objects.create(
+        waba=flow.waba, name="hotel_feedback_v1", flow=flow, status="APPROVED"
+    )
     heard = []
     flow_deprecated.connect(
         lambda sender, flow, **kw: heard.append(flow.pk), weak=False, dispatch_uid="t"
@@ -200,6 +204,8 @@ def test_create_publish_and_deprecate_through_the_sandbox(sandbox_waba, marketer
     flow.refresh_from_db()
     assert flow.status == "DEPRECATED" and meta_status(flow) == "DEPRECATED"
     assert heard == [flow.pk]
+    template.refresh_from_db()
+    assert template.flow is None  # removed from every template that used it
     assert list(flow.changes.values_list("action", flat=True)) == ["deprecate", "publish", "create"]
 
 

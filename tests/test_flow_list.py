@@ -29,7 +29,9 @@ def test_the_listing_shows_the_product_documents_columns(marketer, flow):
         "Last Updated",
         "Created By",
     ):
-        assert re.search(rf"<th scope=\"col\"[^>]*>(<a [^>]*>)?{re.escape(column)}(</a>)?</th>", page), column
+        assert re.search(
+            rf"<th scope=\"col\"[^>]*>(<a [^>]*>)?{re.escape(column)}(</a>)?</th>", page
+        ), column
     assert "Hotel feedback" in page and "1234567890" in page and "Draft" in page
     assert f"/meta/flows/{flow.public_id}/" in page
     assert "https://hotel.example/flows" in page

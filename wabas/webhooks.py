@@ -15,13 +15,16 @@ from django.db import IntegrityError, transaction
 
 from .models import Waba, WebhookDelivery
 
-# field -> handler(waba, value) returning a short sentence for the delivery's result.
+# field -> handlers(waba, value), each returning a short sentence for the delivery's result, or ""
+# when the change is not theirs (the "messages" field carries both statuses and flow completions).
 Handler = Callable[[Waba, dict], str]
-HANDLERS: dict[str, Handler] = {}
+HANDLERS: dict[str, list[Handler]] = {}
 
 
 def register_handler(field: str, handler: Handler) -> None:
-    HANDLERS[field] = handler
+    handlers = HANDLERS.setdefault(field, [])
+    if handler not in handlers:
+        handlers.append(handler)
 
 
 def signature_for(body: bytes, app_secret: str) -> str:
@@ -87,13 +90,14 @@ def process_delivery(delivery: WebhookDelivery) -> None:
     results = []
     for waba_id, field, value in changes:
         waba = wabas.get(waba_id)
-        handler = HANDLERS.get(field)
+        handlers = HANDLERS.get(field)
         if waba is None:
             results.append(f"{field}: unknown WABA id {waba_id!r}, kept and not applied.")
-        elif handler is None:
+        elif not handlers:
             results.append(f"{field}: no handler for this field yet, kept as received.")
         else:
-            results.append(f"{field}: {handler(waba, value)}")
+            said = [text for handler in handlers if (text := handler(waba, value))]
+            results.append(f"{field}: {' '.join(said) or 'nothing to apply, kept as received.'}")
     delivery.finish(
         WebhookDelivery.Status.PROCESSED, "\n".join(results) or "No changes in the body."
     )
