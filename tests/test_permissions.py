@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from flowsadmin.models import Flow, FlowRevision
 from wabas.models import KeyAccessLog, PhoneNumber, SelectedWaba, Waba
 
 from .conftest import PASSWORD, client_for, make_waba
@@ -13,6 +14,7 @@ ALLOW, DENY, LOGIN = "allow", "deny", "login"
 
 # (name, method, url, {role: expected}) — roles: admin, marketer, campaigns, norole, anonymous.
 ADMIN_ONLY = {"admin": ALLOW, "marketer": DENY, "campaigns": DENY, "norole": DENY, "anon": LOGIN}
+FLOW_EDITORS = {"admin": ALLOW, "marketer": ALLOW, "campaigns": DENY, "norole": DENY, "anon": LOGIN}
 ANY_FLOW_ROLE = {
     "admin": ALLOW,
     "marketer": ALLOW,
@@ -24,8 +26,17 @@ ANY_FLOW_ROLE = {
 
 def pages(waba: Waba) -> list[tuple[str, str, str, dict]]:
     phone = waba.phone_numbers.get()
+    flow = Flow.objects.get_or_create(
+        waba=waba, name="Hotel feedback", defaults={"flow_json": "{}"}
+    )[0]
+    FlowRevision.objects.get_or_create(flow=flow, number=1, defaults={"flow_json": "{}"})
     return [
         ("flows", "get", reverse("flows:list"), ANY_FLOW_ROLE),
+        ("flow create", "get", reverse("flows:create"), FLOW_EDITORS),
+        ("flow detail", "get", reverse("flows:detail", args=[flow.pk]), ANY_FLOW_ROLE),
+        ("flow preview", "get", reverse("flows:preview", args=[flow.pk]), ANY_FLOW_ROLE),
+        ("flow revision", "get", reverse("flows:revision", args=[flow.pk, 1]), ANY_FLOW_ROLE),
+        ("sandbox", "get", reverse("sandbox:home"), ADMIN_ONLY),
         ("waba list", "get", reverse("wabas:list"), ADMIN_ONLY),
         ("waba add", "get", reverse("wabas:create"), ADMIN_ONLY),
         ("waba detail", "get", reverse("wabas:detail", args=[waba.pk]), ADMIN_ONLY),
