@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as EC
@@ -32,7 +33,15 @@ def click(driver: WebDriver, xpath: str) -> None:
 
 
 def see(driver: WebDriver, text: str) -> None:
-    wait(driver).until(EC.text_to_be_present_in_element((By.TAG_NAME, "main"), text))
+    """Wait for the text on the page; the page may be mid-navigation while we look."""
+
+    def found(d: WebDriver) -> bool:
+        try:
+            return text in d.find_element(By.TAG_NAME, "main").text
+        except WebDriverException:  # the old document went away under us: look again
+            return False
+
+    wait(driver).until(found)
 
 
 def test_a_marketer_fixes_a_pasted_flow_publishes_previews_and_deprecates_it(
