@@ -11,6 +11,7 @@ from wabas.models import Waba
 # apps land; an entry is shown only to a user who holds its permission.
 NAVIGATION = [
     ("Flows", "flows:list", "flowsadmin.view_flow"),
+    ("People", "people:list", "audience.view_profile"),
     ("Settings", "wabas:list", "wabas.view_waba"),
 ]
 if settings.SANDBOX_ENABLED:

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django import forms
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm
 from django.core.validators import URLValidator
 
 from .models import Flow
+from .relay import is_public_address
 from .roles import ROLES
 
 ROLE_CHOICES = [(role, role) for role in ROLES]
@@ -75,6 +79,9 @@ class FlowForm(forms.Form):
     )
     lock_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
+    def clean_customer_endpoint_url(self) -> str:
+        return refuse_private_url(self.cleaned_data["customer_endpoint_url"])
+
     def clean(self) -> dict:
         data = super().clean()
         if data.get("endpoint") == Flow.Endpoint.CUSTOM:
@@ -97,3 +104,25 @@ class CustomerEndpointForm(forms.Form):
         assume_scheme="https",
         validators=[URLValidator(schemes=["http", "https"])],
     )
+
+    def clean_customer_endpoint_url(self) -> str:
+        return refuse_private_url(self.cleaned_data["customer_endpoint_url"])
+
+
+def refuse_private_url(url: str) -> str:
+    """Refuse, when saving, a customer endpoint that names a private or loopback address.
+
+    Host names are checked again when the relay connects (flowsadmin/relay.py): DNS can change.
+    """
+    if not url or settings.ALLOW_PRIVATE_CUSTOMER_ENDPOINTS:
+        return url
+    host = (urlsplit(url).hostname or "").lower()
+    try:
+        private = host == "localhost" or host.endswith(".localhost") or not is_public_address(host)
+    except ValueError:  # a host name, not an address literal
+        private = host == "localhost" or host.endswith(".localhost")
+    if private:
+        raise forms.ValidationError(
+            "This points at a private or loopback address; the customer endpoint must be reachable on the internet."
+        )
+    return url

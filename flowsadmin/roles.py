@@ -34,10 +34,11 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "auth.view_user",
         "auth.add_user",
         "auth.change_user",
+        "audience.view_profile",
     ],
-    MARKETER: FLOW_PERMISSIONS,
+    MARKETER: [*FLOW_PERMISSIONS, "audience.view_profile"],
     # Templates and campaigns permissions join this list when those apps arrive.
-    CAMPAIGN_MANAGER: ["flowsadmin.view_flow"],
+    CAMPAIGN_MANAGER: ["flowsadmin.view_flow", "audience.view_profile"],
 }
 
 ROLES = list(ROLE_PERMISSIONS)

@@ -77,6 +77,17 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 # The loopback stand-in for Meta (sandbox/) is mounted only where it is asked for.
 SANDBOX_ENABLED = env_bool("SANDBOX_ENABLED", DEBUG)
 
+# The hosted data-exchange endpoint (flowsadmin/exchange.py). Meta gives the whole round trip about
+# 10 seconds, so the relay to a customer's endpoint has a strict budget of its own.
+# Customer endpoints on private or loopback addresses are refused outside development (no SSRF).
+ALLOW_PRIVATE_CUSTOMER_ENDPOINTS = env_bool("ALLOW_PRIVATE_CUSTOMER_ENDPOINTS", DEBUG)
+CUSTOMER_ENDPOINT_CONNECT_TIMEOUT = float(env("CUSTOMER_ENDPOINT_CONNECT_TIMEOUT", "1.0"))
+CUSTOMER_ENDPOINT_TIMEOUT = float(env("CUSTOMER_ENDPOINT_TIMEOUT", "3.0"))
+CUSTOMER_ENDPOINT_MAX_BYTES = 4 * 1024 * 1024
+FLOW_ENDPOINT_MAX_BODY_BYTES = 1024 * 1024
+# Each process keeps a flow's row this long: the query costs more than the cryptography.
+FLOW_ENDPOINT_CACHE_SECONDS = 10
+
 INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -90,6 +101,7 @@ INSTALLED_APPS = [
     "campaigns",
     # Always installed so its tables exist; its URLs are mounted only when SANDBOX_ENABLED.
     "sandbox",
+    "audience",
     # Last, so that its post_migrate role sync sees every app's permissions.
     "flowsadmin",
 ]

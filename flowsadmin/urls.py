@@ -4,7 +4,7 @@ from django.urls import include, path
 
 from wabas.views import webhook
 
-from . import views
+from . import exchange, views
 
 flow_patterns = (
     [
@@ -33,9 +33,11 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", views.healthz, name="healthz"),
     path("meta/webhook/", webhook, name="meta_webhook"),
+    path("meta/flows/<uuid:public_id>/", exchange.data_exchange, name="flow_endpoint"),
     path("flows/", include(flow_patterns)),
     path("settings/wabas/", include("wabas.urls")),
     path("settings/users/", include(user_patterns)),
+    path("people/", include("audience.urls")),
 ]
 
 if settings.SANDBOX_ENABLED:

@@ -356,7 +356,7 @@ def flow_endpoint(request: HttpRequest, pk: int) -> HttpResponse:
     flow = _get_flow_for_user(request, pk)
     form = CustomerEndpointForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Enter a valid http(s) URL for the customer endpoint.")
+        messages.error(request, " ".join(form.errors["customer_endpoint_url"]))
     else:
         try:
             update_customer_endpoint(

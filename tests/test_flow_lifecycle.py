@@ -362,3 +362,26 @@ def test_a_row_refresh_answers_the_fresh_row(sandbox_waba, marketer):
     assert flow.meta_flow_id in body
     flow.refresh_from_db()
     assert flow.synced_at is not None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/hook",
+        "https://10.0.0.5/flows",
+        "http://localhost/x",
+        "https://[::1]/x",
+        "http://169.254.169.254/latest",
+    ],
+)
+def test_a_private_customer_endpoint_is_refused_in_production(marketer, waba, settings, url):
+    settings.ALLOW_PRIVATE_CUSTOMER_ENDPOINTS = False
+    flow = Flow.objects.create(
+        waba=waba, name="F", meta_flow_id="1", status="PUBLISHED", flow_json=HOTEL
+    )
+    response = client_for(marketer).post(
+        reverse("flows:endpoint", args=[flow.pk]), {"customer_endpoint_url": url}, follow=True
+    )
+    assert "private or loopback address" in html.unescape(response.content.decode())
+    flow.refresh_from_db()
+    assert flow.customer_endpoint_url == ""

@@ -1,0 +1,152 @@
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from flowsadmin.models import Flow
+
+# ct-up keys that fill a profile's own fields (product document, "Profile ingestion flows": Name,
+# Email, Phone, Gender, and CleverTap's other standard keys we keep); matched case-insensitively.
+# Every other key is a custom property.
+STANDARD_KEYS = {
+    "name": "name",
+    "email": "email",
+    "phone": "phone",
+    "gender": "gender",
+    "dob": "date_of_birth",
+    "city": "city",
+}
+
+
+class ProfileQuerySet(models.QuerySet):
+    def search(self, text: str) -> ProfileQuerySet:
+        """Profiles whose phone, WhatsApp id, email or name contains the text."""
+        text = text.strip()
+        if not text:
+            return self
+        query = (
+            models.Q(name__icontains=text)
+            | models.Q(email__icontains=text)
+            | models.Q(phone__icontains=text)
+            | models.Q(whatsapp_id__icontains=text)
+        )
+        # "+1 555-0100" should find the WhatsApp id 15550100: compare digits with digits too.
+        digits = "".join(ch for ch in text if ch.isdigit())
+        if len(digits) >= 3:
+            query |= models.Q(whatsapp_id__contains=digits) | models.Q(phone__contains=digits)
+        return self.filter(query)
+
+
+class Profile(models.Model):
+    """A person who answered a Flow, keyed by their WhatsApp id."""
+
+    whatsapp_id = models.CharField("WhatsApp id", max_length=32, unique=True)
+    phone = models.CharField(max_length=40, blank=True)
+    name = models.CharField(max_length=200, blank=True)
+    email = models.CharField(max_length=254, blank=True)  # as given: Flow values are free text
+    gender = models.CharField(max_length=40, blank=True)
+    date_of_birth = models.CharField("date of birth", max_length=40, blank=True)
+    city = models.CharField(max_length=120, blank=True)
+    properties = models.JSONField("custom properties", default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ProfileQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-updated_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.name or self.phone or self.whatsapp_id
+
+    def standard_properties(self) -> list[tuple[str, str]]:
+        """(label, value) of the standard fields that have a value, for the profile page."""
+        return [
+            (self._meta.get_field(field).verbose_name.capitalize(), getattr(self, field))
+            for field in ("phone", "name", "email", "gender", "date_of_birth", "city")
+            if getattr(self, field)
+        ]
+
+    def apply_update(self, values: dict) -> dict:
+        """Take ct-up values into the fields and custom properties; returns what changed. Not saved.
+
+        Values are kept as given (Meta sends strings). An empty value never clears what we know:
+        an optional form field left blank arrives as "" and must not erase an earlier answer.
+        """
+        changed = {}
+        for key, value in values.items():
+            if value is None or value == "" or not isinstance(key, str) or not key:
+                continue
+            field = STANDARD_KEYS.get(key.lower())
+            if field is not None:
+                value = value if isinstance(value, str) else str(value)
+                value = value[: self._meta.get_field(field).max_length]
+                if getattr(self, field) != value:
+                    setattr(self, field, value)
+                    changed[key] = value
+            elif self.properties.get(key) != value:
+                self.properties[key] = value
+                changed[key] = value
+        return changed
+
+
+class Event(models.Model):
+    """Something a person did in a Flow: a ct-evt, a submission, a profile update."""
+
+    class Source(models.TextChoices):
+        ENDPOINT = "endpoint", "Data exchange"
+        COMPLETION = "completion", "Completion"
+
+    # Empty until we know who sent it: an endpoint request with a foreign flow token names nobody;
+    # the completion webhook later stitches it onto the sender's profile by the same flow token.
+    profile = models.ForeignKey(
+        Profile, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
+    )
+    flow = models.ForeignKey(
+        Flow, null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
+    )
+    name = models.CharField(max_length=200)
+    properties = models.JSONField(default=dict, blank=True)
+    source = models.CharField(max_length=10, choices=Source)
+    flow_token = models.CharField(max_length=1000, blank=True, db_index=True)
+    occurred_at = models.DateTimeField(default=timezone.now)
+    # Set where a re-delivery must not record twice (completion webhooks: the message id).
+    dedupe_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-pk"]
+        indexes = [models.Index(fields=["profile", "-occurred_at"], name="event_timeline")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class EndpointError(models.Model):
+    """Something that went wrong on a flow's hosted endpoint, for the flow's health.
+
+    Recorded only after the request's signature checked out, so strangers can't fill the table.
+    """
+
+    class Kind(models.TextChoices):
+        CLIENT_ERROR = "client_error", "Error reported by WhatsApp"
+        UNDECRYPTABLE = "undecryptable", "Request could not be decrypted"
+        INVALID_TOKEN = "invalid_token", "Invalid flow token"
+        UNKNOWN_ACTION = "unknown_action", "Unknown action"
+        NAVIGATION = "navigation", "Missing or unknown next screen"
+        CUSTOMER_REFUSED = "customer_refused", "Customer endpoint address refused"
+        CUSTOMER_UNREACHABLE = "customer_unreachable", "Customer endpoint unreachable"
+        CUSTOMER_TIMEOUT = "customer_timeout", "Customer endpoint timed out"
+        CUSTOMER_STATUS = "customer_status", "Customer endpoint answered with an error"
+        CUSTOMER_INVALID = "customer_invalid", "Customer endpoint answer unusable"
+
+    flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="endpoint_errors")
+    kind = models.CharField(max_length=20, choices=Kind)
+    message = models.TextField()
+    detail = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.message}"

@@ -1,0 +1,243 @@
+"""The data-exchange endpoint served as in production, against the floor of its cryptography.
+
+gunicorn with one sync worker, pinned to core 0 where `taskset` exists, on the test database; load from
+a separate process (benchmarks/loadgen.py, pinned to core 1) with requests built as Meta builds them
+and encrypted before the clock starts. Printed side by side from the same run:
+
+- the floor: one core, in-process, the RSA-OAEP decryption of the key plus the AES-GCM work of one
+  request and its answer, the key already parsed;
+- per scenario and concurrency: requests per second, the worker's CPU time per request, p50/p99
+  latency, and the ratios to the floor (targets per busy core: ping >= 50 %, data_exchange with
+  ingestion >= 35 %; p99 < 10 ms at concurrency 4);
+- events ingested per second from completion webhooks.
+
+BENCH_WSGI names another WSGI module to serve (default flowsadmin.wsgi), to compare a different
+request path with the same load.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.db import connection
+
+from audience.models import Event
+from flowsadmin import endpoint
+from flowsadmin.models import Flow
+from tests.conftest import make_waba
+from tests.meta_client import MetaPhone
+from wabas.webhooks import signature_for
+
+ROOT = Path(__file__).resolve().parent.parent
+BUS = (ROOT / "flowsadmin" / "examples" / "bus-booking.clevertap-endpoint.flow.json").read_text()
+TASKSET = shutil.which("taskset")
+REQUESTS_PER_RUN = 1500
+CONCURRENCY = (1, 4, 16)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def pinned(core: int, command: list[str]) -> list[str]:
+    return [TASKSET, "-c", str(core), *command] if TASKSET and os.cpu_count() > 1 else command
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+@pytest.fixture
+def server():
+    """gunicorn, one sync worker on one core, serving the test database; yields (url, worker pid)."""
+    db = connection.settings_dict
+    port = free_port()
+    env = os.environ | {
+        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "DEBUG": "false",
+        "HTTPS_ONLY": "false",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "LOG_LEVEL": "WARNING",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        os.environ.get("BENCH_WSGI", "flowsadmin.wsgi"),
+        "--workers",
+        "1",
+    ]
+    command += ["--worker-class", "sync", "--bind", f"127.0.0.1:{port}", "--backlog", "2048"]
+    process = subprocess.Popen(pinned(0, command), cwd=ROOT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        else:
+            raise RuntimeError("gunicorn did not start")
+        master = process.pid  # taskset execs gunicorn in place, so this is gunicorn's master
+        children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+        yield url, int(children[0])
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def load(url: str, path: str, sealed: list[tuple[bytes, str]], concurrency: int) -> dict:
+    spec = {
+        "host": "127.0.0.1",
+        "port": int(url.rsplit(":", 1)[1]),
+        "path": path,
+        "concurrency": concurrency,
+        "requests": [(base64.b64encode(body).decode(), signature) for body, signature in sealed],
+    }
+    done = subprocess.run(
+        pinned(1, [sys.executable, "-m", "benchmarks.loadgen"]),
+        input=json.dumps(spec),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
+    return json.loads(done.stdout)
+
+
+def floor_per_second(phone: MetaPhone, private_key: object) -> float:
+    """Requests per second one core could serve if the cryptography were all there is."""
+    answer = json.dumps({"version": "3.0", "screen": "seat_selection", "data": {}}).encode()
+    prepared = []
+    for _ in range(2000):
+        fields, _, _ = phone.envelope(b'{"version":"3.0","action":"ping"}')
+        prepared.append({k: base64.b64decode(v) for k, v in fields.items()})
+    affinity = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {0})
+    try:
+        started = time.perf_counter()
+        for fields in prepared:
+            aes_key = private_key.decrypt(fields["encrypted_aes_key"], endpoint.OAEP)
+            iv = fields["initial_vector"]
+            json.loads(AESGCM(aes_key).decrypt(iv, fields["encrypted_flow_data"], None))
+            AESGCM(aes_key).encrypt(bytes(b ^ 0xFF for b in iv), answer, None)
+        elapsed = time.perf_counter() - started
+    finally:
+        os.sched_setaffinity(0, affinity)
+    return len(prepared) / elapsed
+
+
+def say(line: str) -> None:
+    print(f"BENCH {line}")  # noqa: T201
+
+
+def test_bench_endpoint_against_the_crypto_floor(server):
+    url, worker = server
+    waba = make_waba()
+    flow = Flow.objects.create(waba=waba, name="Bus booking", flow_json=BUS, status="PUBLISHED")
+    phone = MetaPhone(waba.key_pair.public_pem, waba.app_secret)
+    path = f"/meta/flows/{flow.public_id}/"
+    floor = floor_per_second(phone, endpoint.load_private_key(waba.key_pair.private_pem))
+    say(f"floor (1 core, in-process RSA-OAEP + AES-GCM request and answer): {floor:,.0f}/s")
+
+    scenarios = {
+        "ping": {"version": "3.0", "action": "ping"},
+        "data_exchange+ct-evt": {
+            "version": "3.0",
+            "action": "data_exchange",
+            "screen": "welcome_screen",
+            "flow_token": "tok-bench",
+            "data": {
+                "next_screen": "seat_selection",
+                "depart_from": "Pune",
+                "arrive_in": "Goa",
+                "ct-evt": {"evtName": "Date Selected", "evtData": {"depart_from": "Pune"}},
+            },
+        },
+    }
+    targets = {"ping": 0.50, "data_exchange+ct-evt": 0.35}
+    for name, request in scenarios.items():
+        sealed = [phone.seal(request) for _ in range(200)]
+        load(url, path, [(s.body, s.signature) for s in sealed], 4)  # warm up: key, connections
+        for concurrency in CONCURRENCY:
+            sealed = [phone.seal(request) for _ in range(REQUESTS_PER_RUN)]
+            cpu_before = cpu_seconds(worker)
+            result = load(url, path, [(s.body, s.signature) for s in sealed], concurrency)
+            cpu = (cpu_seconds(worker) - cpu_before) / result["requests"]
+            assert result["statuses"] == {"200": REQUESTS_PER_RUN}, result["statuses"]
+            per_core = 1 / cpu if cpu else float("inf")
+            say(
+                f"{name:22} c={concurrency:<2} {result['rps']:7,.0f} req/s "
+                f"({result['rps'] / floor:4.0%} of floor) | CPU {cpu * 1000:.2f} ms/req "
+                f"({per_core / floor:4.0%} of floor per busy core, target {targets[name]:.0%}) | "
+                f"p50 {result['p50_ms']:.2f} ms p99 {result['p99_ms']:.2f} ms"
+            )
+    assert Event.objects.filter(name="Date Selected").count() == 200 + REQUESTS_PER_RUN * len(
+        CONCURRENCY
+    )
+
+    # Completion webhooks: each carries a ct-evt and a ct-up, so three events per completion.
+    bodies = []
+    for i in range(600):
+        value = {
+            "messaging_product": "whatsapp",
+            "contacts": [{"profile": {"name": f"User {i}"}, "wa_id": f"1555{i:07}"}],
+            "messages": [
+                {
+                    "from": f"1555{i:07}",
+                    "id": f"wamid.BENCH_{i}",
+                    "timestamp": "1767000123",
+                    "type": "interactive",
+                    "interactive": {
+                        "type": "nfm_reply",
+                        "nfm_reply": {
+                            "name": "flow",
+                            "body": "Sent",
+                            "response_json": json.dumps(
+                                {
+                                    "flow_token": f"tok-{i}",
+                                    "rating": "5",
+                                    "ct-evt": {"evtName": "Stay Feedback", "evtData": {"r": "5"}},
+                                    "ct-up": {"Email": f"user{i}@example.org"},
+                                }
+                            ),
+                        },
+                    },
+                }
+            ],
+        }
+        change = {"field": "messages", "value": value}
+        body = json.dumps(
+            {
+                "object": "whatsapp_business_account",
+                "entry": [{"id": waba.meta_waba_id, "changes": [change]}],
+            }
+        ).encode()
+        bodies.append((body, signature_for(body, waba.app_secret)))
+    before = Event.objects.count()
+    result = load(url, "/meta/webhook/", bodies, 4)
+    assert result["statuses"] == {"200": len(bodies)}, result["statuses"]
+    events = Event.objects.count() - before
+    assert events == 3 * len(bodies)
+    say(
+        f"completion webhooks c=4: {result['rps']:,.0f} webhooks/s, "
+        f"{events / result['seconds']:,.0f} events ingested/s "
+        f"(p50 {result['p50_ms']:.2f} ms, p99 {result['p99_ms']:.2f} ms)"
+    )

@@ -1,0 +1,200 @@
+"""The data-exchange endpoint's wire format: signature, decryption, encryption and answer shapes.
+
+Framework-free (no Django, no models), written from reference/endpoint-contract.md §2, §3, §6, §7 and §10:
+
+- the outer body is JSON with three base64 strings: `encrypted_flow_data` (AES-GCM ciphertext || 16-byte
+  tag), `encrypted_aes_key` (RSA-OAEP-SHA256 of a 16-byte AES key) and `initial_vector` (16 bytes);
+- the answer is the JSON response encrypted with the same AES key and the request IV with every bit
+  inverted, sent as one base64 string.
+
+Each failure has its own exception, so the view maps it to the status code the WhatsApp client
+understands: `BadEnvelope` -> 400, `DecryptionFailed` -> 421 (the client refetches our public key and
+retries once).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+OAEP = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
+ENVELOPE_FIELDS = ("encrypted_flow_data", "encrypted_aes_key", "initial_vector")
+IV_BYTES = 16  # Meta's IV is 16 bytes, not the 12 usual for GCM (§2.2)
+TAG_BYTES = 16
+AES_KEY_SIZES = (16, 24, 32)  # Meta sends AES-128 keys; the others cost nothing to accept
+
+# The pseudo-screen that closes the flow (§6.4); it is never declared in the Flow JSON.
+SUCCESS = "SUCCESS"
+# Payload keys that steer us rather than the next screen: the static-navigation target and ingestion.
+NEXT_SCREEN = "next_screen"
+EVENT_KEY = "ct-evt"
+PROFILE_KEY = "ct-up"
+INGESTION_KEYS = (EVENT_KEY, PROFILE_KEY)
+
+
+class EndpointError(Exception):
+    """A request the endpoint cannot serve."""
+
+
+class BadEnvelope(EndpointError):
+    """The outer body is not Meta's JSON envelope (not JSON, missing or non-string fields): HTTP 400."""
+
+
+class DecryptionFailed(EndpointError):
+    """The envelope cannot be decrypted into a request (bad base64, wrong key, tampered data): HTTP 421."""
+
+
+class UnreadablePayload(DecryptionFailed):
+    """It decrypted, but the clear text is not a JSON object; Meta never sends that, so treat as 421."""
+
+
+def valid_signature(app_secret: str, raw_body: bytes, header: str | None) -> bool:
+    """Whether X-Hub-Signature-256 is the HMAC-SHA256 of the raw body with the app secret (§10)."""
+    if not app_secret or not header or not header.startswith("sha256="):
+        return False
+    expected = hmac.new(app_secret.encode(), raw_body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, header[len("sha256=") :])
+
+
+def load_private_key(pem: str, password: bytes | None = None) -> rsa.RSAPrivateKey:
+    """Parse a PKCS#1 or PKCS#8 PEM private key. Slow (tens of ms): callers cache the result."""
+    key = serialization.load_pem_private_key(pem.encode("ascii"), password=password)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError("The data-exchange key must be an RSA private key.")
+    return key
+
+
+def parse_envelope(raw_body: bytes) -> dict[str, str]:
+    """The three envelope fields from the raw body; raises BadEnvelope for anything else."""
+    try:
+        body = json.loads(raw_body)
+    except (
+        ValueError,
+        RecursionError,
+    ) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise BadEnvelope("The body is not JSON.") from exc
+    if not isinstance(body, dict):
+        raise BadEnvelope("The body is not a JSON object.")
+    missing = [name for name in ENVELOPE_FIELDS if not isinstance(body.get(name), str)]
+    if missing:
+        raise BadEnvelope(f"Missing or not a string: {', '.join(missing)}.")
+    return {name: body[name] for name in ENVELOPE_FIELDS}
+
+
+def _b64decode(value: str, name: str) -> bytes:
+    # Meta sends standard base64 with padding; URL-safe or unpadded input is accepted defensively (§2.2).
+    text = value.strip().replace("-", "+").replace("_", "/")
+    text += "=" * (-len(text) % 4)
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise DecryptionFailed(f"{name} is not base64.") from exc
+
+
+def decrypt_request(
+    body: dict[str, str], private_key: rsa.RSAPrivateKey
+) -> tuple[dict[str, Any], bytes, bytes]:
+    """Decrypt Meta's envelope into (request, AES key, IV); raises DecryptionFailed or BadEnvelope."""
+    missing = [name for name in ENVELOPE_FIELDS if not isinstance(body.get(name), str)]
+    if missing:
+        raise BadEnvelope(f"Missing or not a string: {', '.join(missing)}.")
+    encrypted_key = _b64decode(body["encrypted_aes_key"], "encrypted_aes_key")
+    iv = _b64decode(body["initial_vector"], "initial_vector")
+    blob = _b64decode(body["encrypted_flow_data"], "encrypted_flow_data")
+    if len(iv) != IV_BYTES:
+        raise DecryptionFailed(f"initial_vector is {len(iv)} bytes, not {IV_BYTES}.")
+    if len(blob) < TAG_BYTES:
+        raise DecryptionFailed("encrypted_flow_data is shorter than its tag.")
+    try:
+        aes_key = private_key.decrypt(encrypted_key, OAEP)
+    except ValueError as exc:  # wrong key, wrong length or tampered: the library says only "failed"
+        raise DecryptionFailed("encrypted_aes_key was not made with our public key.") from exc
+    if len(aes_key) not in AES_KEY_SIZES:
+        raise DecryptionFailed(f"The AES key is {len(aes_key)} bytes long.")
+    try:
+        clear = AESGCM(aes_key).decrypt(iv, blob, None)
+    except InvalidTag as exc:
+        raise DecryptionFailed("encrypted_flow_data failed its GCM tag check.") from exc
+    try:
+        request = json.loads(clear)
+    except (ValueError, RecursionError) as exc:
+        raise UnreadablePayload("The decrypted request is not JSON.") from exc
+    if not isinstance(request, dict):
+        raise UnreadablePayload("The decrypted request is not a JSON object.")
+    return request, aes_key, iv
+
+
+def encrypt_response(obj: Any, aes_key: bytes, iv: bytes) -> str:
+    """Encrypt an answer with the request's key and its IV with every bit flipped; base64 text (§3.3)."""
+    flipped = bytes(b ^ 0xFF for b in iv)
+    clear = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return base64.b64encode(AESGCM(aes_key).encrypt(flipped, clear, None)).decode("ascii")
+
+
+# The answers, in their decrypted form (§6).
+
+
+def ping_response() -> dict:
+    return {"data": {"status": "active"}}
+
+
+def acknowledge_response() -> dict:
+    return {"data": {"acknowledged": True}}
+
+
+def screen_response(version: Any, screen: str, data: dict) -> dict:
+    return {"version": version, "screen": screen, "data": data}
+
+
+def error_message_response(version: Any, screen: str, message: str) -> dict:
+    """Show `screen` with a snackbar error: Meta's way to tell the user something went wrong (§6.3)."""
+    return screen_response(version, screen, {"error_message": message})
+
+
+def close_response(version: Any, flow_token: str | None, params: dict) -> dict:
+    """Close the flow; `params` come back to the webhook as the nfm_reply's response_json (§6.4)."""
+    params = dict(params)
+    if flow_token and "flow_token" not in params:
+        params["flow_token"] = flow_token  # Meta requires it in params
+    return screen_response(version, SUCCESS, {"extension_message_response": {"params": params}})
+
+
+def token_invalid_response(message: str) -> dict:
+    """The body of an HTTP 427: the client closes the flow and shows the message (§7)."""
+    return {"error_msg": message}
+
+
+def is_error_notification(request: dict) -> bool:
+    """A client-side error report about our previous answer (§4): `data.error` (or `error_key`)."""
+    data = request.get("data")
+    return isinstance(data, dict) and ("error" in data or "error_key" in data)
+
+
+def without_ingestion(data: dict) -> dict:
+    """The payload as the next screen or the customer endpoint should see it: no ct-evt / ct-up."""
+    return {key: value for key, value in data.items() if key not in INGESTION_KEYS}
+
+
+def screen_ids(flow_json: str) -> tuple[str, ...]:
+    """The screen ids of a Flow JSON, in order; empty when the JSON has none or can't be read."""
+    try:
+        document = json.loads(flow_json)
+    except (ValueError, RecursionError):
+        return ()
+    screens = document.get("screens") if isinstance(document, dict) else None
+    if not isinstance(screens, list):
+        return ()
+    return tuple(
+        screen["id"]
+        for screen in screens
+        if isinstance(screen, dict) and isinstance(screen.get("id"), str)
+    )

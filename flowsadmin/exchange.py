@@ -1,0 +1,327 @@
+"""The hosted data-exchange endpoint Meta calls at /meta/flows/<public id>/ (endpoint-contract.md).
+
+The order of checks follows the reference (§11): size, flow, signature (432), envelope (400),
+decryption (421); then the action. `ping` answers the health check, an error notification is
+acknowledged and recorded, and INIT / BACK / data_exchange get their next screen: from the payload's
+`next_screen` (static navigation) or from the customer's endpoint. ct-evt / ct-up in a data_exchange
+payload are recorded before the answer leaves. Every answer is encrypted, and nothing a client sends
+produces a 500.
+
+The path is kept lean because Meta counts our latency against the flow's health: one query for the
+flow, the private key parsed once per process, no session, messages or templates.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from functools import cached_property, lru_cache
+from typing import Any
+from uuid import UUID
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from audience.models import EndpointError, Event
+from audience.services import ingest_payload, profile_for
+from wabas.models import KeyPair, Waba
+
+from . import endpoint, relay
+from .models import Flow
+from .tokens import looks_like_ours, read_flow_token
+
+logger = logging.getLogger(__name__)
+
+Kind = EndpointError.Kind
+SCREEN_ACTIONS = ("INIT", "BACK", "data_exchange")
+
+# What the user sees in the flow when we can't give them the next screen (Meta shows it as a snackbar).
+TRY_AGAIN = "Something went wrong on our side. Please try again in a moment."
+NOT_AVAILABLE = "This step isn't available right now. Please try again later."
+TOKEN_INVALID = "This form is no longer available."
+
+
+@lru_cache(maxsize=64)
+def private_key(key_pair_id: int) -> Any:
+    """The parsed private key of a key pair. Parsing PEM costs tens of milliseconds, so it is done
+    once per process; key pairs never change after creation (KeyPair refuses updates), so the id is
+    a safe cache key."""
+    pem = KeyPair.objects.values_list("private_pem", flat=True).get(pk=key_pair_id)
+    return endpoint.load_private_key(pem)
+
+
+@lru_cache(maxsize=128)
+def screens_of(flow_json: str) -> tuple[str, ...]:
+    """Screen ids of a Flow JSON, parsed once per distinct JSON text."""
+    return endpoint.screen_ids(flow_json)
+
+
+def _setting(name: str, default: Any) -> Any:
+    return getattr(settings, name, default)
+
+
+def _load_hosted_flow(public_id: UUID) -> Flow | None:
+    """The flow with the fields this endpoint needs, its WABA's secret and key pair id, in one query."""
+    return (
+        Flow.objects.filter(public_id=public_id, endpoint=Flow.Endpoint.HOSTED)
+        .select_related("waba__key_pair")
+        .only(
+            "id",
+            "public_id",
+            "name",
+            "meta_flow_id",
+            "flow_json",
+            "customer_endpoint_url",
+            "waba__id",
+            "waba__app_secret",
+            "waba__key_pair__id",
+        )
+        .first()
+    )
+
+
+# public id -> (expiry on the monotonic clock, flow). The ORM query costs more than all the
+# cryptography of a request, and Meta calls a flow many times a minute, so each process keeps what
+# it loaded for a few seconds. Saving a flow or a WABA forgets it here at once (see the receivers
+# below); other processes see the change when their copy expires: a new customer endpoint URL or app
+# secret takes effect within FLOW_ENDPOINT_CACHE_SECONDS. The Flow JSON of a published flow can't
+# change, and key pairs never do.
+_flows: dict[UUID, tuple[float, Flow]] = {}
+MAX_CACHED_FLOWS = 1024
+
+
+def hosted_flow(public_id: UUID) -> Flow | None:
+    now = time.monotonic()
+    cached = _flows.get(public_id)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    flow = _load_hosted_flow(public_id)
+    if flow is None:
+        _flows.pop(public_id, None)
+        return None
+    if len(_flows) >= MAX_CACHED_FLOWS:
+        _flows.clear()
+    _flows[public_id] = (now + _setting("FLOW_ENDPOINT_CACHE_SECONDS", 10), flow)
+    return flow
+
+
+def forget_hosted_flows() -> None:
+    _flows.clear()
+
+
+@receiver(post_save, sender=Flow)
+@receiver(post_delete, sender=Flow)
+def _forget_flow(instance: Flow, **kwargs: object) -> None:
+    _flows.pop(instance.public_id, None)
+
+
+@receiver(post_save, sender=Waba)
+@receiver(post_delete, sender=Waba)
+def _forget_waba(**kwargs: object) -> None:
+    _flows.clear()  # its app secret may have changed; WABA edits are rare
+
+
+def _plain(status: int, text: str = "") -> HttpResponse:
+    return HttpResponse(text, status=status, content_type="text/plain")
+
+
+@csrf_exempt
+@login_not_required
+def data_exchange(request: HttpRequest, public_id: UUID) -> HttpResponse:
+    """Meta's encrypted requests for one hosted flow; see the module docstring for the order of checks."""
+    if request.method != "POST":
+        response = _plain(405, "POST only.")
+        response["Allow"] = "POST"
+        return response
+    max_body = _setting("FLOW_ENDPOINT_MAX_BODY_BYTES", 1024 * 1024)
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return _plain(400, "Bad Content-Length.")
+    if declared > max_body:
+        return _plain(413, "The body is too large.")
+    flow = hosted_flow(public_id)
+    if flow is None:
+        return _plain(404, "No hosted flow here.")
+    body = request.body
+    if len(body) > max_body:
+        return _plain(413, "The body is too large.")
+    signature = request.headers.get("X-Hub-Signature-256")
+    if not endpoint.valid_signature(flow.waba.app_secret, body, signature):
+        return _plain(432, "Bad or missing X-Hub-Signature-256.")
+    try:
+        envelope = endpoint.parse_envelope(body)
+    except endpoint.BadEnvelope as exc:
+        return _plain(400, str(exc))
+    # 421 whenever we can't decrypt: the WhatsApp client fetches our public key again and retries once.
+    try:
+        key = private_key(flow.waba.key_pair.pk)
+    except Exception:  # no key pair, or FIELD_ENCRYPTION_KEYS can't read it: ours to fix, logged
+        logger.exception("No usable private key for flow %s", flow.pk)
+        _record(flow, Kind.UNDECRYPTABLE, "The WABA's private key is missing or unreadable.")
+        return _plain(421, "The request could not be decrypted.")
+    try:
+        clear, aes_key, iv = endpoint.decrypt_request(envelope, key)
+    except endpoint.DecryptionFailed as exc:
+        _record(flow, Kind.UNDECRYPTABLE, str(exc))
+        return _plain(421, "The request could not be decrypted.")
+    try:
+        answer, status = Exchange(flow, clear).answer()
+    except Exception:  # a bug of ours must still reach the user as a message, not a 500
+        logger.exception("Flow endpoint failed for flow %s", flow.pk)
+        answer, status = Exchange(flow, clear).error(TRY_AGAIN), 200
+    return HttpResponse(
+        endpoint.encrypt_response(answer, aes_key, iv), status=status, content_type="text/plain"
+    )
+
+
+def _record(flow: Flow, kind: str, message: str, **detail: Any) -> None:
+    """Keep an endpoint problem for the flow's health; never let recording break the answer."""
+    try:
+        EndpointError.objects.create(flow=flow, kind=kind, message=message[:2000], detail=detail)
+    except Exception:
+        logger.exception("Could not record an endpoint error for flow %s", flow.pk)
+
+
+class Exchange:
+    """One decrypted request of one flow, and the answer it gets."""
+
+    def __init__(self, flow: Flow, request: dict) -> None:
+        self.flow = flow
+        self.request = request
+        self.action = request.get("action")
+        self.version = request.get("version", "3.0")
+        token = request.get("flow_token")
+        self.flow_token = token if isinstance(token, str) else ""
+        data = request.get("data")
+        self.data = data if isinstance(data, dict) else {}
+        screen = request.get("screen")
+        self.screen = screen if isinstance(screen, str) else ""
+
+    @cached_property
+    def screens(self) -> tuple[str, ...]:
+        return screens_of(self.flow.flow_json or "")
+
+    def answer(self) -> tuple[dict, int]:
+        """(decrypted answer, HTTP status) for this request."""
+        if self.action == "ping":
+            return endpoint.ping_response(), 200
+        if endpoint.is_error_notification(self.request):
+            self.record(
+                Kind.CLIENT_ERROR,
+                str(self.data.get("error_message") or self.data.get("error") or "error"),
+                error=self.data.get("error") or self.data.get("error_key"),
+            )
+            return endpoint.acknowledge_response(), 200
+        token = None
+        if looks_like_ours(self.flow_token):
+            token = read_flow_token(self.flow_token)
+            if token is None or (token["flow"] and token["flow"] != str(self.flow.public_id)):
+                # Meta's invalid-token code: the client closes the flow and disables its button.
+                self.record(
+                    Kind.INVALID_TOKEN, "A flow token that claims to be ours failed its check."
+                )
+                return endpoint.token_invalid_response(TOKEN_INVALID), 427
+        if self.action not in SCREEN_ACTIONS:
+            self.record(Kind.UNKNOWN_ACTION, f"Unknown action {str(self.action)[:100]!r}.")
+            return self.error(NOT_AVAILABLE), 200
+        if self.action == "data_exchange":
+            # Recorded before the next screen is answered, and kept even if that answer fails.
+            ingest_payload(
+                self.data,
+                source=Event.Source.ENDPOINT,
+                flow=self.flow,
+                flow_token=self.flow_token,
+                profile=profile_for(token["whatsapp_id"]) if token else None,
+            )
+        if self.flow.customer_endpoint_url:
+            return self.relay(), 200
+        return self.navigate(), 200
+
+    def current_screen(self) -> str:
+        """Where an error message is shown: the screen the user is on, else the flow's first one."""
+        if self.screen in self.screens or not self.screens:
+            return self.screen
+        return self.screens[0]
+
+    def error(self, message: str) -> dict:
+        return endpoint.error_message_response(self.version, self.current_screen(), message)
+
+    def record(self, kind: str, message: str, **detail: Any) -> None:
+        _record(self.flow, kind, message, action=self.action, screen=self.screen, **detail)
+
+    def navigate(self) -> dict:
+        """Static navigation: next_screen names the screen, the rest of the payload is its data."""
+        target = self.data.get(endpoint.NEXT_SCREEN)
+        if not target and self.action == "INIT" and self.screens:
+            target = self.screens[0]
+        elif not target and self.action == "BACK":
+            target = self.screen
+        data = {
+            key: value
+            for key, value in endpoint.without_ingestion(self.data).items()
+            if key != endpoint.NEXT_SCREEN
+        }
+        if not isinstance(target, str) or not target:
+            self.record(Kind.NAVIGATION, "The payload has no next_screen.")
+            return self.error(NOT_AVAILABLE)
+        if target == endpoint.SUCCESS:
+            return endpoint.close_response(self.version, self.flow_token, data)
+        if target not in self.screens:
+            self.record(
+                Kind.NAVIGATION, f"next_screen {target[:100]!r} is not a screen of the flow."
+            )
+            return self.error(NOT_AVAILABLE)
+        return endpoint.screen_response(self.version, target, data)
+
+    def relay(self) -> dict:
+        """Ask the customer's endpoint for the next screen, with the clean decrypted request."""
+        forward = {"version": self.version, "action": self.action}
+        if "screen" in self.request:
+            forward["screen"] = self.request["screen"]
+        forward["data"] = endpoint.without_ingestion(self.data)
+        forward["flow_token"] = self.flow_token
+        url = self.flow.customer_endpoint_url
+        try:
+            answer = relay.post_json(
+                url,
+                forward,
+                allow_private=_setting("ALLOW_PRIVATE_CUSTOMER_ENDPOINTS", settings.DEBUG),
+                connect_timeout=_setting("CUSTOMER_ENDPOINT_CONNECT_TIMEOUT", 1.0),
+                total_timeout=_setting("CUSTOMER_ENDPOINT_TIMEOUT", 3.0),
+                max_bytes=_setting("CUSTOMER_ENDPOINT_MAX_BYTES", 4 * 1024 * 1024),
+            )
+        except relay.RelayError as exc:
+            self.record(exc.kind, str(exc), url=url)
+            return self.error(TRY_AGAIN)
+        screen, data = answer.get("screen"), answer.get("data", {})
+        if not isinstance(screen, str) or not isinstance(data, dict):
+            self.record(
+                Kind.CUSTOMER_INVALID,
+                "The answer has no screen name or its data is not an object.",
+                url=url,
+            )
+            return self.error(TRY_AGAIN)
+        if screen == endpoint.SUCCESS:
+            extension = data.get("extension_message_response")
+            params = extension.get("params") if isinstance(extension, dict) else None
+            if not isinstance(params, dict):
+                self.record(
+                    Kind.CUSTOMER_INVALID,
+                    "SUCCESS without extension_message_response params.",
+                    url=url,
+                )
+                return self.error(TRY_AGAIN)
+            return endpoint.close_response(self.version, self.flow_token, params)
+        if screen not in self.screens:
+            self.record(
+                Kind.CUSTOMER_INVALID,
+                f"The answer names {screen[:100]!r}, not a screen of the flow.",
+                url=url,
+            )
+            return self.error(TRY_AGAIN)
+        return endpoint.screen_response(self.version, screen, data)

@@ -1,0 +1,719 @@
+"""The hosted data-exchange endpoint at /meta/flows/<public id>/, as Meta's client sees it.
+
+Requests are built by tests/meta_client.py from the reference alone and sent as raw bodies.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from django.test import Client
+
+from audience.models import EndpointError, Event, Profile
+from flowsadmin import exchange
+from flowsadmin.models import Flow
+from flowsadmin.tokens import issue_flow_token
+
+from .meta_client import MetaPhone, b64
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "flowsadmin" / "examples"
+BUS = (EXAMPLES / "bus-booking.clevertap-endpoint.flow.json").read_text()
+WEATHER = (EXAMPLES / "weather-or-age.customer-endpoint.flow.json").read_text()
+TOKEN = "tok-7f3a"
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches():
+    exchange.private_key.cache_clear()
+    exchange.forget_hosted_flows()
+    yield
+    exchange.private_key.cache_clear()
+    exchange.forget_hosted_flows()
+
+
+@pytest.fixture
+def bus_flow(waba) -> Flow:
+    return Flow.objects.create(
+        waba=waba, name="Bus booking", flow_json=BUS, status="PUBLISHED", meta_flow_id="5550001"
+    )
+
+
+@pytest.fixture
+def phone(waba) -> MetaPhone:
+    return MetaPhone(waba.key_pair.public_pem, waba.app_secret)
+
+
+def url_of(flow: Flow) -> str:
+    return f"/meta/flows/{flow.public_id}/"
+
+
+def post(flow: Flow, body: bytes, signature: str | None, client: Client | None = None):
+    headers = {} if signature is None else {"HTTP_X_HUB_SIGNATURE_256": signature}
+    return (client or Client()).post(url_of(flow), body, content_type="application/json", **headers)
+
+
+def call(phone: MetaPhone, flow: Flow, request: dict) -> tuple[int, dict]:
+    """Send one request like Meta; the answer decrypted, with its HTTP status."""
+    sealed = phone.seal(request)
+    response = post(flow, sealed.body, sealed.signature)
+    assert response["Content-Type"].startswith("text/plain")
+    return response.status_code, sealed.open(response.content)
+
+
+def exchange_request(screen: str, data: dict, token: str = TOKEN) -> dict:
+    return {
+        "version": "3.0",
+        "action": "data_exchange",
+        "screen": screen,
+        "data": data,
+        "flow_token": token,
+    }
+
+
+# Actions
+
+
+def test_ping_answers_active(phone, bus_flow):
+    assert call(phone, bus_flow, {"version": "3.0", "action": "ping"}) == (
+        200,
+        {"data": {"status": "active"}},
+    )
+
+
+def test_the_answer_is_encrypted_with_the_inverted_iv(phone, bus_flow):
+    sealed = phone.seal({"version": "3.0", "action": "ping"})
+    response = post(bus_flow, sealed.body, sealed.signature)
+    assert response.status_code == 200
+    raw = base64.b64decode(response.content)
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    with pytest.raises(InvalidTag):  # not the request's own IV...
+        AESGCM(sealed.aes_key).decrypt(sealed.iv, raw, None)
+    assert sealed.open(response.content) == {"data": {"status": "active"}}  # ...but its inverse
+
+
+def test_init_opens_the_first_screen(phone, bus_flow):
+    status, answer = call(
+        phone, bus_flow, {"version": "3.0", "action": "INIT", "flow_token": TOKEN}
+    )
+    assert status == 200
+    assert answer == {"version": "3.0", "screen": "welcome_screen", "data": {}}
+
+
+def test_data_exchange_navigates_to_next_screen_with_the_rest_of_the_payload(phone, bus_flow):
+    payload = {
+        "next_screen": "seat_selection",
+        "depart_from": "Pune",
+        "arrive_in": "Goa",
+        "ct-evt": {"evtName": "Date Selected", "evtData": {"depart_from": "Pune"}},
+        "ct-up": {"City": "Pune"},
+    }
+    status, answer = call(phone, bus_flow, exchange_request("welcome_screen", payload))
+    assert status == 200
+    assert answer == {
+        "version": "3.0",
+        "screen": "seat_selection",
+        "data": {"depart_from": "Pune", "arrive_in": "Goa"},
+    }
+
+
+def test_back_re_opens_the_screen_returned_to(phone, bus_flow):
+    request = {"version": "3.0", "action": "BACK", "screen": "seat_selection", "flow_token": TOKEN}
+    assert call(phone, bus_flow, request) == (
+        200,
+        {"version": "3.0", "screen": "seat_selection", "data": {}},
+    )
+
+
+def test_next_screen_success_closes_the_flow_with_the_token_in_params(phone, bus_flow):
+    payload = {"next_screen": "SUCCESS", "booking_id": "B-1042", "ct-evt": {"evtName": "Booked"}}
+    status, answer = call(phone, bus_flow, exchange_request("booking_confirmation", payload))
+    assert status == 200
+    assert answer == {
+        "version": "3.0",
+        "screen": "SUCCESS",
+        "data": {
+            "extension_message_response": {"params": {"booking_id": "B-1042", "flow_token": TOKEN}}
+        },
+    }
+    assert Event.objects.get().name == "Booked"
+
+
+@pytest.mark.parametrize(
+    ("payload", "recorded"),
+    [
+        ({"depart_from": "Pune"}, "The payload has no next_screen."),
+        (
+            {"next_screen": "nowhere", "depart_from": "Pune"},
+            "next_screen 'nowhere' is not a screen of the flow.",
+        ),
+    ],
+    ids=["missing", "unknown"],
+)
+def test_a_missing_or_unknown_next_screen_shows_an_error_on_the_current_screen(
+    phone, bus_flow, payload, recorded
+):
+    status, answer = call(phone, bus_flow, exchange_request("welcome_screen", payload))
+    assert status == 200
+    assert answer == {
+        "version": "3.0",
+        "screen": "welcome_screen",
+        "data": {"error_message": "This step isn't available right now. Please try again later."},
+    }
+    error = EndpointError.objects.get(flow=bus_flow)
+    assert (error.kind, error.message) == ("navigation", recorded)
+
+
+def test_an_error_notification_is_acknowledged_and_recorded(phone, bus_flow):
+    request = exchange_request(
+        "seat_selection",
+        {
+            "error": "invalid_screen_transition",
+            "error_message": "Screen DONE is not reachable from seat_selection",
+        },
+    )
+    assert call(phone, bus_flow, request) == (200, {"data": {"acknowledged": True}})
+    error = EndpointError.objects.get(flow=bus_flow)
+    assert error.kind == "client_error"
+    assert error.message == "Screen DONE is not reachable from seat_selection"
+    assert error.detail["error"] == "invalid_screen_transition"
+    assert not Event.objects.exists()
+
+
+def test_an_unknown_action_gets_an_encrypted_error_not_a_crash(phone, bus_flow):
+    request = {"version": "3.0", "action": "teleport", "screen": "seat_selection"}
+    status, answer = call(phone, bus_flow, request)
+    assert status == 200
+    assert answer["screen"] == "seat_selection"
+    assert answer["data"]["error_message"]
+    assert EndpointError.objects.get(flow=bus_flow).kind == "unknown_action"
+
+
+def test_a_request_without_flow_token_still_works(phone, bus_flow):
+    request = {"version": "3.0", "action": "INIT"}
+    assert call(phone, bus_flow, request)[1]["screen"] == "welcome_screen"
+
+
+def test_ct_keys_outside_data_exchange_are_not_ingested(phone, bus_flow):
+    ct = {"ct-evt": {"evtName": "Should not count"}, "ct-up": {"Name": "Nobody"}}
+    call(phone, bus_flow, {"version": "3.0", "action": "INIT", "flow_token": TOKEN, "data": ct})
+    back = {"version": "3.0", "action": "BACK", "screen": "seat_selection", "flow_token": TOKEN}
+    call(phone, bus_flow, back | {"data": ct})
+    assert not Event.objects.exists()
+
+
+def test_a_changed_flow_is_served_as_changed(phone, bus_flow, customer):
+    request = exchange_request("welcome_screen", {"next_screen": "seat_selection"})
+    assert call(phone, bus_flow, request)[1]["screen"] == "seat_selection"
+    bus_flow.customer_endpoint_url = customer.url
+    bus_flow.save()
+    call(phone, bus_flow, request)
+    assert [r["screen"] for r in customer.received] == ["welcome_screen"]
+
+
+def test_pkcs1_and_passphrase_protected_keys_load():
+    from flowsadmin.endpoint import load_private_key
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pkcs1 = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.BestAvailableEncryption(b"s3cret"),
+    ).decode()
+    assert "BEGIN RSA PRIVATE KEY" in pkcs1
+    loaded = load_private_key(pkcs1, password=b"s3cret")
+    assert loaded.private_numbers() == key.private_numbers()
+
+
+# Flow tokens
+
+
+def test_our_signed_token_attaches_events_and_profile_updates_to_the_recipient(phone, bus_flow):
+    token = issue_flow_token(whatsapp_id="15551234567", campaign_id=7, flow=bus_flow)
+    payload = {
+        "next_screen": "seat_selection",
+        "ct-evt": {"evtName": "Date Selected", "evtData": {"depart_from": "Pune"}},
+        "ct-up": {"Name": "Ana Ruiz", "Email": "ana@example.org", "Seat pref": "window"},
+    }
+    status, _ = call(phone, bus_flow, exchange_request("welcome_screen", payload, token))
+    assert status == 200
+    profile = Profile.objects.get(whatsapp_id="15551234567")
+    assert (profile.name, profile.email) == ("Ana Ruiz", "ana@example.org")
+    assert profile.properties == {"Seat pref": "window"}
+    assert sorted(profile.events.values_list("name", flat=True)) == [
+        "Date Selected",
+        "WAF_ProfileUpdated",
+    ]
+
+
+def test_a_foreign_token_is_accepted_and_its_events_wait_for_stitching(phone, bus_flow):
+    payload = {
+        "next_screen": "seat_selection",
+        "ct-evt": {"evtName": "Date Selected", "evtData": {"depart_from": "Pune"}},
+    }
+    status, answer = call(phone, bus_flow, exchange_request("welcome_screen", payload))
+    assert (status, answer["screen"]) == (200, "seat_selection")
+    event = Event.objects.get()
+    assert (event.profile, event.flow, event.flow_token) == (None, bus_flow, TOKEN)
+    assert (event.source, event.properties) == ("endpoint", {"depart_from": "Pune"})
+
+
+@pytest.mark.parametrize("forge", ["tampered", "other flow"])
+def test_a_token_that_claims_to_be_ours_but_fails_gets_427(phone, bus_flow, waba, forge):
+    if forge == "tampered":
+        token = issue_flow_token(whatsapp_id="15551234567")[:-3] + "xyz"
+    else:
+        other = Flow.objects.create(waba=waba, name="Other", flow_json=BUS)
+        token = issue_flow_token(whatsapp_id="15551234567", flow=other)
+    payload = {"next_screen": "seat_selection", "ct-evt": {"evtName": "Date Selected"}}
+    status, answer = call(phone, bus_flow, exchange_request("welcome_screen", payload, token))
+    assert status == 427
+    assert answer == {"error_msg": "This form is no longer available."}
+    assert not Event.objects.exists()
+    assert EndpointError.objects.get(flow=bus_flow).kind == "invalid_token"
+
+
+# Bad input: none of it is a 500, and nothing before the signature check is recorded.
+
+
+def test_a_body_that_is_not_json_is_400(phone, bus_flow):
+    body = b"encrypted_flow_data=abc"
+    assert post(bus_flow, body, phone.sign(body)).status_code == 400
+
+
+@pytest.mark.parametrize("drop", ["encrypted_flow_data", "encrypted_aes_key", "initial_vector"])
+def test_a_body_missing_a_field_is_400(phone, bus_flow, drop):
+    fields, _, _ = phone.envelope(b'{"action":"ping"}')
+    del fields[drop]
+    sealed = phone.seal_fields(fields)
+    assert post(bus_flow, sealed.body, sealed.signature).status_code == 400
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[]",
+        b'"text"',
+        b'{"encrypted_flow_data": 1, "encrypted_aes_key": [], "initial_vector": null}',
+        b"[" * 100_000,
+    ],
+    ids=["list", "string", "wrong types", "nested too deep"],
+)
+def test_json_that_is_not_the_envelope_is_400(phone, bus_flow, body):
+    assert post(bus_flow, body, phone.sign(body)).status_code == 400
+
+
+@pytest.mark.parametrize("field", ["encrypted_flow_data", "encrypted_aes_key", "initial_vector"])
+def test_bad_base64_is_421(phone, bus_flow, field):
+    fields, _, _ = phone.envelope(b'{"action":"ping"}')
+    fields[field] = "***not base64***"
+    sealed = phone.seal_fields(fields)
+    assert post(bus_flow, sealed.body, sealed.signature).status_code == 421
+    assert EndpointError.objects.get(flow=bus_flow).kind == "undecryptable"
+
+
+def test_a_key_encrypted_for_another_public_key_is_421(phone, bus_flow, waba):
+    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
+    stranger_pem = stranger.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+    sealed = MetaPhone(stranger_pem, waba.app_secret).seal({"version": "3.0", "action": "ping"})
+    assert post(bus_flow, sealed.body, sealed.signature).status_code == 421
+
+
+def test_a_tampered_gcm_tag_is_421(phone, bus_flow):
+    fields, _, _ = phone.envelope(b'{"version":"3.0","action":"ping"}')
+    blob = bytearray(base64.b64decode(fields["encrypted_flow_data"]))
+    blob[-1] ^= 0x01
+    fields["encrypted_flow_data"] = b64(bytes(blob))
+    sealed = phone.seal_fields(fields)
+    assert post(bus_flow, sealed.body, sealed.signature).status_code == 421
+
+
+def test_a_wrong_iv_length_is_421(phone, bus_flow):
+    # Encrypted consistently with a 12-byte IV, the usual GCM size, which Meta does not use.
+    sealed = phone.seal({"version": "3.0", "action": "ping"}, iv=b"\x01" * 12)
+    assert post(bus_flow, sealed.body, sealed.signature).status_code == 421
+
+
+@pytest.mark.parametrize("keep", [40, 10, 0])
+def test_a_truncated_ciphertext_is_421(phone, bus_flow, keep):
+    fields, _, _ = phone.envelope(b'{"version":"3.0","action":"ping","flow_token":"x"}')
+    fields["encrypted_flow_data"] = b64(base64.b64decode(fields["encrypted_flow_data"])[:keep])
+    sealed = phone.seal_fields(fields)
+    assert post(bus_flow, sealed.body, sealed.signature).status_code == 421
+
+
+@pytest.mark.parametrize(
+    "clear", [b"action=ping", b"[1, 2]", b"\xff\xfe"], ids=["text", "list", "not utf-8"]
+)
+def test_a_valid_encryption_of_something_else_than_a_json_object_is_421(phone, bus_flow, clear):
+    sealed = phone.seal(clear)
+    assert post(bus_flow, sealed.body, sealed.signature).status_code == 421
+
+
+def test_a_waba_without_its_private_key_answers_421_not_500(phone, bus_flow, waba):
+    sealed = phone.seal({"version": "3.0", "action": "ping"})
+    waba.key_pair.delete()
+    assert post(bus_flow, sealed.body, sealed.signature).status_code == 421
+    error = EndpointError.objects.get(flow=bus_flow)
+    assert error.message == "The WABA's private key is missing or unreadable."
+
+
+def test_a_huge_payload_is_refused_413_before_any_work(phone, bus_flow, settings):
+    settings.FLOW_ENDPOINT_MAX_BODY_BYTES = 64 * 1024
+    sealed = phone.seal({"version": "3.0", "action": "data_exchange", "data": {"x": "a" * 100_000}})
+    assert post(bus_flow, sealed.body, sealed.signature).status_code == 413
+    assert not EndpointError.objects.exists()
+
+
+def test_the_default_body_limit_is_one_megabyte(phone, bus_flow):
+    body = json.dumps({"encrypted_flow_data": "A" * (1024 * 1024)}).encode()
+    assert post(bus_flow, body, phone.sign(body)).status_code == 413
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [None, "", "sha256=" + "0" * 64, "sha1=abc", "other-secret"],
+    ids=["missing", "empty", "zeros", "sha1", "another secret"],
+)
+def test_a_bad_signature_is_432_and_nothing_is_recorded(phone, bus_flow, signature):
+    sealed = phone.seal(
+        exchange_request(
+            "welcome_screen", {"next_screen": "seat_selection", "ct-evt": {"evtName": "X"}}
+        )
+    )
+    if signature == "other-secret":
+        signature = MetaPhone(phone_pem(bus_flow), "someone-elses-secret").sign(sealed.body)
+    assert post(bus_flow, sealed.body, signature).status_code == 432
+    assert not Event.objects.exists() and not EndpointError.objects.exists()
+
+
+def phone_pem(flow: Flow) -> str:
+    return flow.waba.key_pair.public_pem
+
+
+def test_a_body_changed_after_signing_is_432(phone, bus_flow):
+    sealed = phone.seal({"version": "3.0", "action": "ping"})
+    tampered = sealed.body.replace(b'"initial_vector"', b'"initial_vector" ')
+    assert post(bus_flow, tampered, sealed.signature).status_code == 432
+
+
+def test_an_unknown_flow_is_404(phone, bus_flow):
+    sealed = phone.seal({"version": "3.0", "action": "ping"})
+    response = Client().post(
+        "/meta/flows/00000000-0000-4000-8000-000000000000/",
+        sealed.body,
+        content_type="application/json",
+        HTTP_X_HUB_SIGNATURE_256=sealed.signature,
+    )
+    assert response.status_code == 404
+
+
+def test_a_flow_on_a_custom_endpoint_is_not_served_here(phone, bus_flow):
+    bus_flow.endpoint = Flow.Endpoint.CUSTOM
+    bus_flow.custom_endpoint_url = "https://flows.example.com/endpoint"
+    bus_flow.save()
+    sealed = phone.seal({"version": "3.0", "action": "ping"})
+    assert post(bus_flow, sealed.body, sealed.signature).status_code == 404
+
+
+def test_only_post_is_allowed(bus_flow):
+    assert Client().get(url_of(bus_flow)).status_code == 405
+
+
+# The customer's endpoint
+
+
+class Customer:
+    """A tiny customer endpoint on loopback: records what it receives, answers as told."""
+
+    def __init__(self) -> None:
+        self.received: list[dict] = []
+        self.behaviour = "echo"
+        customer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802  (http.server's naming)
+                length = int(self.headers.get("Content-Length", 0))
+                customer.received.append(json.loads(self.rfile.read(length)))
+                status, body, delay = customer.answer(customer.received[-1])
+                if delay == "drip":
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    for byte in body:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(0.1)
+                    return
+                time.sleep(delay)
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_port}/flows"
+        threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
+
+    def answer(self, request: dict) -> tuple[int, bytes, float | str]:
+        ok = {"screen": "YOUR_AGE", "data": {"age": "42", "toDisplay": "You are 42"}}
+        if self.behaviour == "echo":
+            return 200, json.dumps(ok).encode(), 0
+        if self.behaviour == "slow":
+            return 200, json.dumps(ok).encode(), 2.0
+        if self.behaviour == "drip":
+            return 200, json.dumps(ok).encode(), "drip"
+        if self.behaviour == "500":
+            return 500, b'{"error": "boom"}', 0
+        if self.behaviour == "not json":
+            return 200, b"<html>Oops</html>", 0
+        if self.behaviour == "unknown screen":
+            return 200, json.dumps({"screen": "MARS", "data": {}}).encode(), 0
+        if self.behaviour == "no screen":
+            return 200, json.dumps({"data": {"acknowledged": True}}).encode(), 0
+        if self.behaviour == "success":
+            params = {"age": "42"}
+            return (
+                200,
+                json.dumps(
+                    {
+                        "screen": "SUCCESS",
+                        "data": {"extension_message_response": {"params": params}},
+                    }
+                ).encode(),
+                0,
+            )
+        raise AssertionError(self.behaviour)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def customer(settings):
+    settings.ALLOW_PRIVATE_CUSTOMER_ENDPOINTS = True  # the stub lives on loopback
+    settings.CUSTOMER_ENDPOINT_TIMEOUT = 0.6
+    server = Customer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def weather_flow(waba, customer) -> Flow:
+    return Flow.objects.create(
+        waba=waba,
+        name="Weather or age",
+        flow_json=WEATHER,
+        status="PUBLISHED",
+        customer_endpoint_url=customer.url,
+    )
+
+
+WELCOME = {
+    "option": "1_Check_my_age",
+    "name": "Jay",
+    "next_screen": "YOUR_AGE",
+    "ct-evt": {"evtName": "Option chosen", "evtData": {"option": "1_Check_my_age"}},
+    "ct-up": {"Name": "Jay"},
+}
+
+
+def test_the_customer_gets_the_clean_request_and_picks_the_next_screen(
+    phone, weather_flow, customer
+):
+    status, answer = call(phone, weather_flow, exchange_request("WELCOME", WELCOME))
+    assert status == 200
+    assert answer == {
+        "version": "3.0",
+        "screen": "YOUR_AGE",
+        "data": {"age": "42", "toDisplay": "You are 42"},
+    }
+    assert customer.received == [
+        {
+            "version": "3.0",
+            "action": "data_exchange",
+            "screen": "WELCOME",
+            "data": {"option": "1_Check_my_age", "name": "Jay", "next_screen": "YOUR_AGE"},
+            "flow_token": TOKEN,
+        }
+    ]
+    # Ingested before the customer was asked.
+    assert set(Event.objects.values_list("name", flat=True)) == {
+        "Option chosen",
+        "WAF_ProfileUpdated",
+    }
+
+
+def test_init_and_back_are_relayed_too(phone, weather_flow, customer):
+    call(phone, weather_flow, {"version": "3.0", "action": "INIT", "flow_token": TOKEN})
+    call(
+        phone,
+        weather_flow,
+        {"version": "3.0", "action": "BACK", "screen": "WELCOME", "flow_token": TOKEN},
+    )
+    assert [(r["action"], r.get("screen")) for r in customer.received] == [
+        ("INIT", None),
+        ("BACK", "WELCOME"),
+    ]
+
+
+def test_the_customer_can_close_the_flow(phone, weather_flow, customer):
+    customer.behaviour = "success"
+    status, answer = call(phone, weather_flow, exchange_request("WELCOME", WELCOME))
+    assert status == 200
+    assert answer["screen"] == "SUCCESS"
+    assert answer["data"]["extension_message_response"]["params"] == {
+        "age": "42",
+        "flow_token": TOKEN,
+    }
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "kind"),
+    [
+        ("slow", "customer_timeout"),
+        ("drip", "customer_timeout"),
+        ("500", "customer_status"),
+        ("not json", "customer_invalid"),
+        ("unknown screen", "customer_invalid"),
+        ("no screen", "customer_invalid"),
+    ],
+)
+def test_a_failing_customer_gives_a_clean_error_and_a_health_record(
+    phone, weather_flow, customer, behaviour, kind
+):
+    customer.behaviour = behaviour
+    started = time.monotonic()
+    status, answer = call(phone, weather_flow, exchange_request("WELCOME", WELCOME))
+    assert time.monotonic() - started < 1.5  # the 0.6 s budget holds, with room for the crypto
+    assert status == 200
+    assert answer == {
+        "version": "3.0",
+        "screen": "WELCOME",
+        "data": {
+            "error_message": "Something went wrong on our side. Please try again in a moment."
+        },
+    }
+    assert EndpointError.objects.get(flow=weather_flow).kind == kind
+    # What the user gave us is kept all the same.
+    assert Event.objects.filter(name="Option chosen").exists()
+
+
+def test_an_unreachable_customer_gives_a_clean_error(phone, weather_flow):
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    weather_flow.customer_endpoint_url = f"http://127.0.0.1:{port}/flows"
+    weather_flow.save()
+    status, answer = call(phone, weather_flow, exchange_request("WELCOME", WELCOME))
+    assert (status, answer["screen"]) == (200, "WELCOME")
+    assert "error_message" in answer["data"]
+    assert EndpointError.objects.get(flow=weather_flow).kind == "customer_unreachable"
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "10.1.2.3", "[::1]", "169.254.169.254"])
+def test_a_private_customer_address_is_refused_in_production(
+    phone, weather_flow, customer, settings, host
+):
+    settings.ALLOW_PRIVATE_CUSTOMER_ENDPOINTS = False
+    weather_flow.customer_endpoint_url = customer.url.replace("127.0.0.1", host)
+    weather_flow.save()
+    status, answer = call(phone, weather_flow, exchange_request("WELCOME", WELCOME))
+    assert (status, answer["screen"]) == (200, "WELCOME")
+    assert "error_message" in answer["data"]
+    error = EndpointError.objects.get(flow=weather_flow)
+    assert error.kind == "customer_refused"
+    assert "private or loopback" in error.message
+    assert customer.received == []
+
+
+def test_private_addresses_follow_debug_when_the_setting_is_absent(
+    phone, weather_flow, customer, settings
+):
+    del settings.ALLOW_PRIVATE_CUSTOMER_ENDPOINTS
+    settings.DEBUG = False
+    call(phone, weather_flow, exchange_request("WELCOME", WELCOME))
+    assert customer.received == []
+    settings.DEBUG = True
+    status, answer = call(phone, weather_flow, exchange_request("WELCOME", WELCOME))
+    assert answer["screen"] == "YOUR_AGE"
+
+
+# Over real HTTP
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_round_trip_over_real_http(live_server, waba):
+    flow = Flow.objects.create(waba=waba, name="Bus booking", flow_json=BUS, status="PUBLISHED")
+    phone = MetaPhone(waba.key_pair.public_pem, waba.app_secret)
+    sealed = phone.seal(
+        exchange_request(
+            "welcome_screen",
+            {
+                "next_screen": "seat_selection",
+                "depart_from": "Pune",
+                "ct-evt": {"evtName": "Date Selected"},
+            },
+        )
+    )
+    response = requests.post(
+        f"{live_server.url}/meta/flows/{flow.public_id}/",
+        data=sealed.body,
+        headers={"Content-Type": "application/json", "X-Hub-Signature-256": sealed.signature},
+        timeout=10,
+    )
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/plain")
+    assert sealed.open(response.text) == {
+        "version": "3.0",
+        "screen": "seat_selection",
+        "data": {"depart_from": "Pune"},
+    }
+    assert Event.objects.get().name == "Date Selected"
+
+
+@pytest.mark.parametrize(
+    ("address", "public"),
+    [
+        ("93.184.215.14", True),
+        ("2606:2800:21f:cb07:6820:80da:af6b:8b2c", True),
+        ("127.0.0.1", False),
+        ("10.0.0.8", False),
+        ("172.16.4.4", False),
+        ("192.168.1.1", False),
+        ("100.64.0.1", False),
+        ("169.254.169.254", False),
+        ("0.0.0.0", False),
+        ("::1", False),
+        ("fd00::1", False),
+        ("fe80::1%eth0", False),
+        ("::ffff:127.0.0.1", False),
+        ("224.0.0.1", False),
+    ],
+)
+def test_only_public_addresses_count_as_public(address, public):
+    from flowsadmin.relay import is_public_address
+
+    assert is_public_address(address) is public
