@@ -2,19 +2,14 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from wabas.graph import GraphClient, MetaTransientError
+from wabas.graph import GraphClient
+from wabas.tasks import meta_task
 
 from .models import Flow
 from .services import refresh_flow
 
 
-@shared_task(
-    autoretry_for=(MetaTransientError,),
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=5,
-    acks_late=True,
-)
+@meta_task
 def refresh_flow_task(flow_id: int) -> None:
     """Refresh one flow from Meta; the on-demand button and the schedule both use it."""
     flow = Flow.objects.select_related("waba").filter(pk=flow_id).first()

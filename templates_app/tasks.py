@@ -2,18 +2,13 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from wabas.graph import GraphClient, MetaTransientError
+from wabas.graph import GraphClient
+from wabas.tasks import meta_task
 
 from .models import MessageTemplate
 
 
-@shared_task(
-    autoretry_for=(MetaTransientError,),
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=5,
-    acks_late=True,
-)
+@meta_task
 def refresh_template_task(template_id: int) -> None:
     """Ask Meta for one template's review status (for when a webhook was missed)."""
     template = MessageTemplate.objects.select_related("waba").filter(pk=template_id).first()

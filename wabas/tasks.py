@@ -1,13 +1,25 @@
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
-from celery import shared_task
+from celery import Task, shared_task
 
 from .graph import GraphClient, MetaTransientError
 from .models import PhoneNumber, Waba, WebhookDelivery
 from .services import connect_waba, register_public_key
 from .webhooks import process_delivery
+
+
+def meta_task(func: Callable) -> Task:
+    """A task that calls Meta: transient failures retry with backoff and jitter, a few times; anything
+    else Meta says is the service's to record, not the queue's to repeat."""
+    return shared_task(
+        autoretry_for=(MetaTransientError,),
+        retry_backoff=True,
+        retry_jitter=True,
+        max_retries=5,
+        acks_late=True,
+    )(func)
 
 
 @shared_task(acks_late=True)
@@ -18,13 +30,7 @@ def process_webhook_task(delivery_id: int) -> None:
     process_delivery(WebhookDelivery.objects.get(pk=delivery_id))
 
 
-@shared_task(
-    autoretry_for=(MetaTransientError,),
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=5,
-    acks_late=True,
-)
+@meta_task
 def register_public_key_task(phone_id: int) -> None:
     """Upload the WABA's public key for one phone number; Meta's refusals are recorded on the number."""
     phone = PhoneNumber.objects.select_related("waba__key_pair").filter(pk=phone_id).first()
@@ -40,13 +46,7 @@ def register_public_keys(phones: Iterable[PhoneNumber]) -> None:
         register_public_key_task.delay_on_commit(phone.pk)
 
 
-@shared_task(
-    autoretry_for=(MetaTransientError,),
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=5,
-    acks_late=True,
-)
+@meta_task
 def connect_waba_task(waba_id: int) -> None:
     """For a new WABA: import its phone numbers from Meta, then register the public key for each."""
     waba = Waba.objects.filter(pk=waba_id).first()
