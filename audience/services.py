@@ -246,6 +246,12 @@ def record_completion(waba: Waba, message: dict, *, contact_name: str = "") -> s
         for key, value in answers.items()
         if key not in INGESTION_KEYS and key != "flow_token"
     }
+    event = answers.get("ct-evt")
+    if isinstance(event, dict) and isinstance(event.get("evtData"), dict):
+        # Flows written for ingestion (the hotel example) carry their answers only inside ct-evt:
+        # those are the answered fields too.
+        for key, value in event["evtData"].items():
+            properties.setdefault(key, value)
     if flow is not None:
         properties["flow_id"] = flow.meta_flow_id or str(flow.public_id)
     try:

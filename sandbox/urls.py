@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from . import graph, views
+from . import graph, phone, views
 
 app_name = "sandbox"
 
@@ -8,6 +8,8 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("flows/<int:pk>/status/", views.flow_status, name="flow_status"),
     path("faults/", views.faults, name="faults"),
+    path("phone/<int:pk>/", phone.phone, name="phone"),
+    path("phone/meta/<str:flow_id>/", phone.by_meta_id, name="phone_by_meta_id"),
     path("preview/<str:token>/", views.preview, name="preview"),
     path("assets/<str:token>/flow.json", views.asset, name="asset"),
     # The Graph API: /sandbox/graph/v23.0/<object id>[/<edge>]; ids may contain a colon (upload:...).

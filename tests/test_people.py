@@ -124,9 +124,11 @@ def test_a_completion_records_the_submitted_event_its_ct_evt_and_ct_up(deliver, 
     events = {e.name: e for e in profile.events.all()}
     assert set(events) == {"WAF_HotelFeedback_Submitted", "Stay Feedback", "WAF_ProfileUpdated"}
     submitted = events["WAF_HotelFeedback_Submitted"]
+    # The plain answers, then those carried inside ct-evt (the hotel example keeps them there).
     assert submitted.properties == {
         "recommend": "0_Yes",
         "comment": "Room was spotless",
+        "stay_experience": "0_★★★★★_•_Excellent_(5/5)",
         "flow_id": "771",
     }
     assert (submitted.flow, submitted.source, submitted.flow_token) == (

@@ -1,0 +1,79 @@
+"""An admin plays the published hotel feedback flow on the sandbox phone in real Chromium, then finds the
+completion on the user's profile in Find People."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import Select
+
+from flowsadmin import exchange
+from flowsadmin.models import Flow
+
+from .browser import screenshot, wait
+from .conftest import PASSWORD
+from .test_flow_browser import click, see
+
+HOTEL = (
+    Path(__file__).resolve().parents[1] / "flowsadmin/examples/hotel-feedback.static.flow.json"
+).read_text(encoding="utf-8")
+WA_ID = "15557654321"
+
+
+def test_an_admin_plays_hotel_feedback_on_the_sandbox_phone_and_finds_the_event(
+    live_server, browser, sandbox_waba, admin_user, settings
+):
+    settings.PUBLIC_BASE_URL = live_server.url
+    exchange.forget_hosted_flows()
+    flow = Flow.objects.create(
+        waba=sandbox_waba,
+        name="Hotel feedback",
+        flow_json=HOTEL,
+        status="PUBLISHED",
+        meta_flow_id="5550001",
+    )
+    base = live_server.url
+    browser.get(f"{base}/login/")
+    browser.find_element(By.ID, "id_username").send_keys("alice")
+    browser.find_element(By.ID, "id_password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    wait(browser).until(
+        EC.presence_of_element_located((By.XPATH, "//button[starts-with(., 'Sign out')]"))
+    )
+
+    browser.get(f"{base}/sandbox/phone/{flow.pk}/")
+    typed = browser.find_element(By.ID, "id_whatsapp_id")
+    typed.clear()
+    typed.send_keys(WA_ID)
+    click(browser, "//button[normalize-space()='Open the flow']")
+    see(browser, "Would you recommend us to a friend?")
+
+    click(browser, "//label[.//span[normalize-space()='Yes']]")
+    browser.find_element(By.CSS_SELECTOR, "textarea[name='f.comment']").send_keys("Lovely pool")
+    screenshot(browser, "sandbox-phone-screen-1.png")
+    click(browser, "//button[normalize-space()='Continue']")
+    see(browser, "Rate the following:")
+
+    for name, value in [
+        ("f.Stay_Experience_f2b4e8", "0_★★★★★_•_Excellent_(5/5)"),
+        ("f.Food_Experience_bf1842", "1_★★★★☆_•_Good_(4/5)"),
+        ("f.Customer_service", "0_Excellent"),
+    ]:
+        Select(browser.find_element(By.NAME, name)).select_by_value(value)
+    screenshot(browser, "sandbox-phone-screen-2.png")
+    click(browser, "//button[normalize-space()='Done']")
+    see(browser, "Flow finished, answers sent to the business")
+    screenshot(browser, "sandbox-phone-finished.png")
+
+    browser.get(f"{base}/people/")
+    search = wait(browser).until(EC.presence_of_element_located((By.ID, "id_q")))
+    search.send_keys(WA_ID)
+    click(browser, "//form[@role='search']//button[normalize-space()='Search']")
+    see(browser, WA_ID)
+    click(browser, f"//tr[td[normalize-space()='{WA_ID}']]//a")
+    see(browser, "WAF_HotelFeedback_Submitted")
+    see(browser, "Lovely pool")
+    see(browser, "0_Excellent")
+    screenshot(browser, "sandbox-phone-profile.png")
