@@ -90,6 +90,19 @@ class Profile(models.Model):
         return changed
 
 
+# The submitted event of any flow (WAF_<FlowName>_Submitted): matched by shape, not by the flow's
+# current name, so answers given before a rename still count as the flow's responses.
+SUBMITTED_NAME_PATTERN = r"^WAF_.+_Submitted$"
+
+
+class EventQuerySet(models.QuerySet):
+    def responses(self, flow: Flow) -> EventQuerySet:
+        """The flow's submissions (one per completed flow), newest first."""
+        return self.filter(
+            flow=flow, source=Event.Source.COMPLETION, name__regex=SUBMITTED_NAME_PATTERN
+        ).order_by("-occurred_at", "-pk")
+
+
 class Event(models.Model):
     """Something a person did in a Flow: a ct-evt, a submission, a profile update."""
 
@@ -112,6 +125,8 @@ class Event(models.Model):
     occurred_at = models.DateTimeField(default=timezone.now)
     # Set where a re-delivery must not record twice (completion webhooks: the message id).
     dedupe_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
+
+    objects = EventQuerySet.as_manager()
 
     class Meta:
         ordering = ["-occurred_at", "-pk"]
@@ -150,3 +165,35 @@ class EndpointError(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.message}"
+
+
+class ScreenVisitQuerySet(models.QuerySet):
+    def reached_per_screen(self, flow: Flow) -> dict[str, int]:
+        """Screen id -> how many distinct flow tokens reached it on this flow."""
+        rows = (
+            self.filter(flow=flow)
+            .values("screen")
+            .annotate(tokens=models.Count("flow_token", distinct=True))
+        )
+        return {row["screen"]: row["tokens"] for row in rows}
+
+
+class ScreenVisit(models.Model):
+    """A flow token reached a screen, as the hosted endpoint saw it: the completion funnel's data.
+
+    One row per request, not per token (no unique key: a 1,000-character token is too long to index
+    safely); the funnel counts distinct tokens.
+    """
+
+    flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="screen_visits")
+    flow_token = models.CharField(max_length=1000, blank=True)
+    screen = models.CharField(max_length=200)
+    at = models.DateTimeField(default=timezone.now)
+
+    objects = ScreenVisitQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["flow", "screen"], name="screen_visit_funnel")]
+
+    def __str__(self) -> str:
+        return f"{self.screen} ({self.flow_token[:12]})"

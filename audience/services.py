@@ -20,11 +20,14 @@ from flowsadmin.models import Flow
 from flowsadmin.tokens import read_flow_token
 from wabas.models import Waba
 
-from .models import Event, Profile
+from .models import Event, Profile, ScreenVisit
 
 PROFILE_UPDATED = "WAF_ProfileUpdated"
 MAX_NAME = Event._meta.get_field("name").max_length
 MAX_TOKEN = Event._meta.get_field("flow_token").max_length
+MAX_SCREEN = ScreenVisit._meta.get_field("screen").max_length
+# Properties of a submitted event that are ours, not the person's answers.
+NOT_ANSWERS = {"flow_id"}
 
 
 def submitted_event_name(flow: Flow | None) -> str:
@@ -281,3 +284,32 @@ def record_completion(waba: Waba, message: dict, *, contact_name: str = "") -> s
         return f"{name} from {whatsapp_id} was already recorded."
     extra = f", {stitched} earlier event(s) stitched" if stitched else ""
     return f"{name} recorded for {whatsapp_id}{extra}."
+
+
+def record_screen_visit(flow: Flow | None, flow_token: str, screen: str) -> None:
+    """Note that a flow token reached a screen (the completion funnel); the endpoint calls this."""
+    if flow is None or not isinstance(screen, str) or not screen:
+        return
+    ScreenVisit.objects.create(
+        flow=flow,
+        flow_token=(flow_token or "")[:MAX_TOKEN],
+        screen=screen[:MAX_SCREEN],
+    )
+
+
+def answer_keys(properties: Any) -> list[str]:
+    """The answered fields of submissions, in first-seen order (our own flow_id left out)."""
+    keys: dict[str, None] = {}
+    for values in properties:
+        if isinstance(values, dict):
+            keys.update((key, None) for key in values if key not in NOT_ANSWERS)
+    return list(keys)
+
+
+def as_text(value: Any) -> str:
+    """An answer as given: strings as they are, a missing one empty, anything else compact JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))

@@ -27,10 +27,11 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from audience.models import EndpointError, Event
-from audience.services import ingest_payload, profile_for
+from audience.services import ingest_payload, profile_for, record_screen_visit
 from wabas.models import KeyPair, Waba
 
 from . import endpoint, relay
+from .health import record_endpoint_request
 from .models import Flow
 from .tokens import looks_like_ours, read_flow_token
 
@@ -133,6 +134,7 @@ def _plain(status: int, text: str = "") -> HttpResponse:
 @login_not_required
 def data_exchange(request: HttpRequest, public_id: UUID) -> HttpResponse:
     """Meta's encrypted requests for one hosted flow; see the module docstring for the order of checks."""
+    started = time.perf_counter()
     if request.method != "POST":
         response = _plain(405, "POST only.")
         response["Allow"] = "POST"
@@ -158,22 +160,28 @@ def data_exchange(request: HttpRequest, public_id: UUID) -> HttpResponse:
     except endpoint.BadEnvelope as exc:
         return _plain(400, str(exc))
     # 421 whenever we can't decrypt: the WhatsApp client fetches our public key again and retries once.
+    # From here the request is Meta's for this flow: it counts in the flow's endpoint health.
     try:
         key = private_key(flow.waba.key_pair.pk)
     except Exception:  # no key pair, or FIELD_ENCRYPTION_KEYS can't read it: ours to fix, logged
         logger.exception("No usable private key for flow %s", flow.pk)
         _record(flow, Kind.UNDECRYPTABLE, "The WABA's private key is missing or unreadable.")
+        record_endpoint_request(flow.pk, ok=False, seconds=time.perf_counter() - started)
         return _plain(421, "The request could not be decrypted.")
     try:
         clear, aes_key, iv = endpoint.decrypt_request(envelope, key)
     except endpoint.DecryptionFailed as exc:
         _record(flow, Kind.UNDECRYPTABLE, str(exc))
+        record_endpoint_request(flow.pk, ok=False, seconds=time.perf_counter() - started)
         return _plain(421, "The request could not be decrypted.")
     try:
         answer, status = Exchange(flow, clear).answer()
     except Exception:  # a bug of ours must still reach the user as a message, not a 500
         logger.exception("Flow endpoint failed for flow %s", flow.pk)
         answer, status = Exchange(flow, clear).error(TRY_AGAIN), 200
+    data = answer.get("data")
+    ok = status == 200 and not (isinstance(data, dict) and "error_message" in data)
+    record_endpoint_request(flow.pk, ok=ok, seconds=time.perf_counter() - started)
     return HttpResponse(
         endpoint.encrypt_response(answer, aes_key, iv), status=status, content_type="text/plain"
     )
@@ -238,9 +246,18 @@ class Exchange:
                 flow_token=self.flow_token,
                 profile=profile_for(token["whatsapp_id"]) if token else None,
             )
-        if self.flow.customer_endpoint_url:
-            return self.relay(), 200
-        return self.navigate(), 200
+        answer = self.relay() if self.flow.customer_endpoint_url else self.navigate()
+        self.record_visits(answer)
+        return answer, 200
+
+    def record_visits(self, answer: dict) -> None:
+        """For the completion funnel: the screen the user was on, and the one they are sent to."""
+        if self.screen in self.screens and self.action != "INIT":
+            record_screen_visit(self.flow, self.flow_token, self.screen)
+        shown = answer.get("screen")
+        data = answer.get("data")
+        if shown in self.screens and not (isinstance(data, dict) and "error_message" in data):
+            record_screen_visit(self.flow, self.flow_token, shown)
 
     def current_screen(self) -> str:
         """Where an error message is shown: the screen the user is on, else the flow's first one."""

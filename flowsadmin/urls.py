@@ -15,6 +15,7 @@ flow_patterns = (
         path("<int:pk>/endpoint/", views.flow_endpoint, name="endpoint"),
         path("<int:pk>/revisions/<int:number>/", views.flow_revision, name="revision"),
         path("<int:pk>/preview/", views.flow_preview, name="preview"),
+        path("<int:pk>/responses.csv", views.flow_responses_csv, name="responses_csv"),
         path("<int:pk>/<slug:action>/", views.flow_action, name="action"),
     ],
     "flows",

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import csv
 import difflib
 import json
 from urllib.parse import urlencode
@@ -13,17 +14,20 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import DatabaseError, connection, transaction
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
+from audience.models import Event, ScreenVisit
+from audience.services import answer_keys, as_text
 from wabas.access import current_waba
 from wabas.forms import PasswordForm
 from wabas.graph import GraphClient, MetaError
 
 from .forms import CustomerEndpointForm, FlowFilterForm, FlowForm, RoleForm, UserCreateForm
+from .health import endpoint_health
 from .models import Flow, FlowActionNotAllowed
 from .preview import build_preview_from_text
 from .roles import ROLES, role_of
@@ -259,6 +263,7 @@ def flow_detail(request: HttpRequest, pk: int) -> HttpResponse:
             else:
                 _say_saved(request, flow)
                 return redirect("flows:detail", pk=flow.pk)
+    health = endpoint_health(flow.pk)
     context = {
         "flow": flow,
         "form": form,
@@ -268,8 +273,37 @@ def flow_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "endpoint_form": CustomerEndpointForm(
             initial={"customer_endpoint_url": flow.customer_endpoint_url}
         ),
+        "funnel": _funnel(flow),
+        "health": health,
+        "health_rows": [("Last hour", health["hour"]), ("Last day", health["day"])],
     }
+    if request.user.has_perm("audience.view_profile"):
+        context |= _responses_page(flow, request.GET.get("page"))
     return render(request, "flowsadmin/flow_detail.html", context, status=status)
+
+
+def _responses_page(flow: Flow, page_number: str | None) -> dict:
+    """One page of the flow's submissions, with a column per answered field on that page."""
+    page = Paginator(Event.objects.responses(flow).select_related("profile"), 25).get_page(
+        page_number
+    )
+    columns = answer_keys(event.properties for event in page)
+    rows = [(event, [as_text(event.properties.get(key)) for key in columns]) for event in page]
+    return {"page": page, "response_columns": columns, "response_rows": rows}
+
+
+def _funnel(flow: Flow) -> list[dict]:
+    """Each screen in the JSON's order, then "Completed": distinct tokens, percent of the first row."""
+    reached = ScreenVisit.objects.reached_per_screen(flow)
+    rows = [
+        {"label": s.id, "count": reached.get(s.id, 0)}
+        for s in build_preview_from_text(flow.flow_json).screens
+    ]
+    rows.append({"label": "Completed", "count": Event.objects.responses(flow).count()})
+    base = rows[0]["count"] or max(row["count"] for row in rows)
+    for row in rows:
+        row["percent"] = min(100, round(row["count"] * 100 / base)) if base else 0
+    return rows
 
 
 def _initial(flow: Flow) -> dict:
@@ -417,3 +451,38 @@ def flow_preview(request: HttpRequest, pk: int) -> HttpResponse:
         "next_screens": screen.next_screens if screen else [],
     }
     return render(request, "flowsadmin/flow_preview.html", context)
+
+
+class _Echo:
+    """A file-like object whose write hands the line back, for streaming csv.writer output."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+@permission_required(["flowsadmin.view_flow", "audience.view_profile"], raise_exception=True)
+def flow_responses_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+    """Every submission of the flow, newest first: when, who, then one column per answered field."""
+    flow = _get_flow_for_user(request, pk)
+    responses = Event.objects.responses(flow)
+    keys = answer_keys(responses.values_list("properties", flat=True).iterator(chunk_size=2000))
+    writer = csv.writer(_Echo())
+
+    def lines():
+        yield writer.writerow(["submitted_at", "whatsapp_id", "profile_name", *keys])
+        for event in responses.select_related("profile").iterator(chunk_size=500):
+            profile = event.profile
+            values = event.properties if isinstance(event.properties, dict) else {}
+            yield writer.writerow(
+                [
+                    event.occurred_at.isoformat(),
+                    profile.whatsapp_id if profile else "",
+                    profile.name if profile else "",
+                    *(as_text(values.get(key)) for key in keys),
+                ]
+            )
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    filename = f"flow-{flow.pk}-responses.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

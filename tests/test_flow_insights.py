@@ -1,0 +1,268 @@
+"""A flow's page: its responses (table, CSV), the completion funnel, and our endpoint's health."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+from django.contrib.auth.models import Group, Permission
+from django.urls import reverse
+from django.utils import timezone
+
+from audience.models import Event, Profile, ScreenVisit
+from audience.services import record_screen_visit
+from flowsadmin import health
+from flowsadmin.models import Flow
+
+from .conftest import client_for, make_user
+from .meta_client import MetaPhone
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "flowsadmin" / "examples"
+HOTEL = (EXAMPLES / "hotel-feedback.static.flow.json").read_text(encoding="utf-8")
+SUBMITTED = "WAF_HotelFeedback_Submitted"
+
+
+@pytest.fixture
+def hotel(waba, marketer) -> Flow:
+    return Flow.objects.create(
+        waba=waba, name="Hotel feedback", meta_flow_id="4242", flow_json=HOTEL, created_by=marketer
+    )
+
+
+def submit(flow, whatsapp_id: str, answers: dict, *, minutes_ago: int = 0, name: str = "") -> Event:
+    profile, _ = Profile.objects.get_or_create(whatsapp_id=whatsapp_id, defaults={"name": name})
+    return Event.objects.create(
+        name=SUBMITTED,
+        properties=answers | {"flow_id": flow.meta_flow_id},
+        source=Event.Source.COMPLETION,
+        flow=flow,
+        profile=profile,
+        flow_token=f"token-{whatsapp_id}",
+        occurred_at=timezone.now() - timedelta(minutes=minutes_ago),
+    )
+
+
+@pytest.fixture
+def redis_keys():
+    """Redis for the health numbers: the test env's DB, cleaned of the keys the test wrote."""
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    yield client
+    for key in client.scan_iter("flowhealth:*"):
+        client.delete(key)
+
+
+# --- responses -------------------------------------------------------------------------------
+
+
+def test_the_flow_page_lists_responses_newest_first_with_a_column_per_answer(
+    hotel, campaign_manager
+):
+    submit(hotel, "15550001", {"recommend": "Yes"}, minutes_ago=10, name="Ana")
+    newest = submit(hotel, "15550002", {"recommend": "No", "comment": "Cold ☕"}, name="Ben")
+    # Not responses: another event of the flow, and another flow's submission.
+    Event.objects.create(
+        name="RatedRoom", properties={"x": "1"}, source=Event.Source.COMPLETION, flow=hotel
+    )
+    other = Flow.objects.create(waba=hotel.waba, name="Other", flow_json=HOTEL)
+    submit(other, "15550003", {"secret": "elsewhere"})
+
+    response = client_for(campaign_manager).get(reverse("flows:detail", args=[hotel.pk]))
+
+    assert response.status_code == 200
+    # Postgres jsonb keeps an object's keys shortest first, so "first seen" is in that order.
+    assert response.context["response_columns"] == ["comment", "recommend"]
+    rows = response.context["response_rows"]
+    assert [event.pk for event, _ in rows][0] == newest.pk
+    assert [values for _, values in rows] == [["Cold ☕", "No"], ["", "Yes"]]
+    html = response.content.decode()
+    assert "Cold ☕" in html and "elsewhere" not in html and "flow_id" not in html
+    assert reverse("people:detail", args=[newest.profile.pk]) in html
+    assert reverse("flows:responses_csv", args=[hotel.pk]) in html
+
+
+def test_responses_are_paginated_by_25(hotel, campaign_manager):
+    for n in range(30):
+        submit(hotel, f"1555{n:04d}", {"n": str(n)}, minutes_ago=n)
+    client = client_for(campaign_manager)
+    first = client.get(reverse("flows:detail", args=[hotel.pk]))
+    second = client.get(reverse("flows:detail", args=[hotel.pk]), {"page": 2})
+    assert [v for _, v in first.context["response_rows"]][0] == ["0"]
+    assert len(first.context["response_rows"]) == 25
+    assert [v for _, v in second.context["response_rows"]] == [[str(n)] for n in range(25, 30)]
+
+
+def test_the_csv_export_has_every_response_and_the_union_of_keys_in_first_seen_order(
+    hotel, campaign_manager
+):
+    submit(hotel, "15550001", {"recommend": "Yes", "stay": ["pool", "spa"]}, minutes_ago=5)
+    submit(hotel, "15550002", {"comment": 'Said "fine", then left', "recommend": "No"}, name="Ben")
+
+    response = client_for(campaign_manager).get(reverse("flows:responses_csv", args=[hotel.pk]))
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    assert "attachment" in response["Content-Disposition"]
+    body = b"".join(response.streaming_content).decode("utf-8")
+    assert not body.startswith("\ufeff")
+    rows = list(csv.reader(io.StringIO(body)))
+    assert rows[0] == [
+        "submitted_at",
+        "whatsapp_id",
+        "profile_name",
+        "comment",
+        "recommend",
+        "stay",
+    ]
+    assert [row[1:] for row in rows[1:]] == [
+        ["15550002", "Ben", 'Said "fine", then left', "No", ""],
+        ["15550001", "", "", "Yes", '["pool", "spa"]'],
+    ]
+
+
+# --- funnel ----------------------------------------------------------------------------------
+
+
+def test_the_funnel_counts_distinct_tokens_per_screen_in_the_json_order(hotel, campaign_manager):
+    for token in ("a", "b", "c", "d"):
+        record_screen_visit(hotel, token, "RECOMMEND")
+    record_screen_visit(hotel, "a", "RECOMMEND")  # BACK, or the same screen again: still one
+    record_screen_visit(hotel, "a", "RATE")
+    record_screen_visit(hotel, "b", "RATE")
+    record_screen_visit(None, "z", "RATE")  # an unknown flow records nothing
+    submit(hotel, "15550001", {"recommend": "Yes"})
+
+    response = client_for(campaign_manager).get(reverse("flows:detail", args=[hotel.pk]))
+
+    funnel = [(row["label"], row["count"], row["percent"]) for row in response.context["funnel"]]
+    assert funnel == [("RECOMMEND", 4, 100), ("RATE", 2, 50), ("Completed", 1, 25)]
+    assert 'style="width: 50%"' in response.content.decode()
+
+
+def test_a_flow_without_visits_shows_an_empty_funnel(hotel, campaign_manager):
+    response = client_for(campaign_manager).get(reverse("flows:detail", args=[hotel.pk]))
+    assert [row["percent"] for row in response.context["funnel"]] == [0, 0, 0]
+
+
+# --- endpoint health -------------------------------------------------------------------------
+
+
+def test_health_counts_requests_errors_and_latency_percentiles(hotel, redis_keys):
+    # 100 requests: 50 at 3 ms, 40 at 15 ms, 9 at 150 ms (errors), 1 at 12 s.
+    for _ in range(50):
+        health.record_endpoint_request(hotel.pk, ok=True, seconds=0.003)
+    for _ in range(40):
+        health.record_endpoint_request(hotel.pk, ok=True, seconds=0.015)
+    for _ in range(9):
+        health.record_endpoint_request(hotel.pk, ok=False, seconds=0.150)
+    health.record_endpoint_request(hotel.pk, ok=True, seconds=12)
+    # An hour and a half ago: only in the day's numbers.
+    old = int(time.time() // 60) - 90
+    redis_keys.hset(f"flowhealth:{hotel.pk}:{old}", mapping={"error": 10, "le:5000": 10})
+
+    numbers = health.endpoint_health(hotel.pk)
+
+    assert numbers["available"]
+    hour, day = numbers["hour"], numbers["day"]
+    assert (hour.requests, hour.errors, hour.error_percent) == (100, 9, "9.0%")
+    assert (hour.p50_ms, hour.p90_ms, hour.p99_ms) == (5, 20, 200)
+    assert (day.requests, day.errors) == (110, 19)
+    assert (day.p50_ms, day.p90_ms, day.p99_ms) == (20, 200, 5000)
+    assert health.endpoint_health(hotel.pk + 1)["hour"].requests == 0
+    written = set(redis_keys.scan_iter(f"flowhealth:{hotel.pk}:*")) - {
+        f"flowhealth:{hotel.pk}:{old}".encode()
+    }
+    assert written and all(25 * 3600 < redis_keys.ttl(key) <= 26 * 3600 for key in written)
+
+
+def test_health_percentile_past_the_last_bucket_and_the_page(hotel, campaign_manager, redis_keys):
+    health.record_endpoint_request(hotel.pk, ok=True, seconds=30)
+    hotel.health_status = {"can_send_message": "AVAILABLE"}
+    hotel.health_alerts = {"ENDPOINT_ERROR_RATE": {"alert_state": "ACTIVATED"}}
+    hotel.save()
+
+    response = client_for(campaign_manager).get(reverse("flows:detail", args=[hotel.pk]))
+
+    html = response.content.decode()
+    assert "&gt; 10,000 ms" in html and "AVAILABLE" in html and "ACTIVATED" in html
+    assert response.context["health"]["hour"].requests == 1
+
+
+def test_a_redis_outage_neither_raises_nor_breaks_the_page(hotel, campaign_manager, monkeypatch):
+    dead = redis.Redis.from_url(
+        "redis://127.0.0.1:1/0", socket_timeout=0.05, socket_connect_timeout=0.05
+    )
+    monkeypatch.setattr(health, "_client", dead)
+    health.record_endpoint_request(hotel.pk, ok=True, seconds=0.01)  # no exception
+    assert health.endpoint_health(hotel.pk)["available"] is False
+    response = client_for(campaign_manager).get(reverse("flows:detail", args=[hotel.pk]))
+    assert response.status_code == 200 and "unavailable" in response.content.decode()
+
+
+# --- permissions -----------------------------------------------------------------------------
+
+
+def test_no_role_gets_403_on_the_page_and_the_csv(hotel, no_role_user):
+    client = client_for(no_role_user)
+    assert client.get(reverse("flows:detail", args=[hotel.pk])).status_code == 403
+    assert client.get(reverse("flows:responses_csv", args=[hotel.pk])).status_code == 403
+
+
+def test_anonymous_visitors_are_sent_to_log_in(hotel):
+    response = client_for(None).get(reverse("flows:responses_csv", args=[hotel.pk]))
+    assert response.status_code == 302
+
+
+def test_viewing_flows_without_people_hides_answers_and_refuses_the_csv(hotel, django_user_model):
+    group = Group.objects.create(name="Flow viewers")
+    group.permissions.add(
+        Permission.objects.get(content_type__app_label="flowsadmin", codename="view_flow")
+    )
+    viewer = make_user(django_user_model, "erin", None)
+    viewer.groups.add(group)
+    submit(hotel, "15550001", {"recommend": "Yes"})
+    client = client_for(viewer)
+
+    page = client.get(reverse("flows:detail", args=[hotel.pk]))
+    assert page.status_code == 200
+    assert "15550001" not in page.content.decode()
+    assert "response_rows" not in page.context
+    assert client.get(reverse("flows:responses_csv", args=[hotel.pk])).status_code == 403
+
+
+def test_the_endpoint_feeds_the_funnel_and_the_health_numbers(client, waba, redis_keys):
+    """Requests through the hosted endpoint, built as Meta builds them, reach the funnel and health."""
+    flow = Flow.objects.create(waba=waba, name="Hotel feedback", flow_json=HOTEL)
+    first, second = [s["id"] for s in json.loads(HOTEL)["screens"]][:2]
+    phone = MetaPhone(waba.key_pair.public_pem, waba.app_secret)
+
+    def exchange(token: str, next_screen: str) -> dict:
+        request = {
+            "version": "3.0",
+            "action": "data_exchange",
+            "screen": first,
+            "flow_token": token,
+            "data": {"next_screen": next_screen},
+        }
+        sealed = phone.seal(request)
+        response = client.post(
+            f"/meta/flows/{flow.public_id}/",
+            sealed.body,
+            content_type="application/json",
+            HTTP_X_HUB_SIGNATURE_256=sealed.signature,
+        )
+        assert response.status_code == 200
+        return sealed.open(response.content)
+
+    assert exchange("tok-1", second)["screen"] == second
+    assert "error_message" in exchange("tok-2", "NOWHERE")["data"]
+    visits = set(ScreenVisit.objects.filter(flow=flow).values_list("flow_token", "screen"))
+    assert visits == {("tok-1", first), ("tok-1", second), ("tok-2", first)}
+    hour = health.endpoint_health(flow.pk)["hour"]
+    assert (hour.requests, hour.errors) == (2, 1)
