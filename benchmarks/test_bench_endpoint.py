@@ -37,7 +37,7 @@ from flowsadmin import endpoint
 from flowsadmin.models import Flow
 from tests.conftest import make_waba
 from tests.meta_client import MetaPhone
-from wabas.webhooks import signature_for
+from wabas.crypto import hub_signature
 
 ROOT = Path(__file__).resolve().parent.parent
 BUS = (ROOT / "flowsadmin" / "examples" / "bus-booking.clevertap-endpoint.flow.json").read_text()
@@ -230,7 +230,7 @@ def test_bench_endpoint_against_the_crypto_floor(server):
                 "entry": [{"id": waba.meta_waba_id, "changes": [change]}],
             }
         ).encode()
-        bodies.append((body, signature_for(body, waba.app_secret)))
+        bodies.append((body, hub_signature(body, waba.app_secret)))
     before = Event.objects.count()
     result = load(url, "/meta/webhook/", bodies, 4)
     assert result["statuses"] == {"200": len(bodies)}, result["statuses"]

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import hmac
 import json
 from typing import Any
 
@@ -25,6 +23,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from wabas.crypto import valid_hub_signature
 
 OAEP = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
 ENVELOPE_FIELDS = ("encrypted_flow_data", "encrypted_aes_key", "initial_vector")
@@ -59,10 +59,7 @@ class UnreadablePayload(DecryptionFailed):
 
 def valid_signature(app_secret: str, raw_body: bytes, header: str | None) -> bool:
     """Whether X-Hub-Signature-256 is the HMAC-SHA256 of the raw body with the app secret (§10)."""
-    if not app_secret or not header or not header.startswith("sha256="):
-        return False
-    expected = hmac.new(app_secret.encode(), raw_body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, header[len("sha256=") :])
+    return valid_hub_signature(raw_body, app_secret, header)
 
 
 def load_private_key(pem: str, password: bytes | None = None) -> rsa.RSAPrivateKey:

@@ -41,9 +41,10 @@ from django.views.decorators.http import require_GET, require_http_methods
 from flowsadmin.models import Flow as OurFlow
 from flowsadmin.preview import Component, Screen, build_preview
 from flowsadmin.tokens import issue_flow_token
+from wabas.crypto import hub_signature
 
 from .models import Account, Message, PhoneNumber
-from .services import send_webhook, signature_for
+from .services import send_webhook
 from .views import SANDBOX_PERMISSION
 
 OAEP = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
@@ -349,7 +350,7 @@ def call_endpoint(flow: OurFlow, business: Business, request: dict, state: dict)
             raise PhoneError(f"The uploaded public key is not usable: {exc}") from exc
         headers = {
             "Content-Type": "application/json",
-            "X-Hub-Signature-256": signature_for(sealed.body, business.app_secret),
+            "X-Hub-Signature-256": hub_signature(sealed.body, business.app_secret),
         }
         started = time.monotonic()
         try:

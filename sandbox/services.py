@@ -7,12 +7,13 @@ signed and POSTed by `deliver_webhook_task`.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import time
 
 import requests
 from django.db import transaction
+
+from wabas.crypto import hub_signature
 
 from . import tasks
 from .models import (
@@ -195,18 +196,13 @@ def send_webhook(account: Account, field: str, value: dict) -> SentWebhook:
     return delivery
 
 
-def signature_for(body: bytes, app_secret: str) -> str:
-    """X-Hub-Signature-256: HMAC-SHA256 of the exact body with the app secret."""
-    return "sha256=" + hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
-
-
 def deliver_webhook(delivery: SentWebhook) -> bool:
     """POST one webhook, signed, and record the answer on its row; True when it got a 200."""
     body = delivery.body.encode()
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "facebookexternalua",
-        "X-Hub-Signature-256": signature_for(body, delivery.account.app_secret),
+        "X-Hub-Signature-256": hub_signature(body, delivery.account.app_secret),
     }
     try:
         response = requests.post(

@@ -12,8 +12,8 @@ from django.urls import reverse
 from audience.models import Event, Profile
 from flowsadmin.models import Flow
 from flowsadmin.tokens import issue_flow_token, read_flow_token
+from wabas.crypto import hub_signature
 from wabas.models import WebhookDelivery
-from wabas.webhooks import signature_for
 
 from .conftest import client_for
 from .meta_client import MetaPhone
@@ -80,7 +80,7 @@ def deliver(client, waba, django_capture_on_commit_callbacks):
                 "/meta/webhook/",
                 body,
                 content_type="application/json",
-                HTTP_X_HUB_SIGNATURE_256=signature_for(body, waba.app_secret),
+                HTTP_X_HUB_SIGNATURE_256=hub_signature(body, waba.app_secret),
             )
         assert response.status_code == 200
         return response

@@ -9,9 +9,9 @@ import pytest
 from campaigns.models import Campaign, Recipient
 from templates_app.models import MessageTemplate
 from templates_app.tasks import refresh_pending_templates_task
+from wabas.crypto import hub_signature
 from wabas.graph import GraphClient
 from wabas.models import WebhookDelivery
-from wabas.webhooks import signature_for
 
 
 def deliver(client, waba, field: str, value: dict, capture) -> WebhookDelivery:
@@ -32,7 +32,7 @@ def deliver(client, waba, field: str, value: dict, capture) -> WebhookDelivery:
             "/meta/webhook/",
             body,
             content_type="application/json",
-            HTTP_X_HUB_SIGNATURE_256=signature_for(body, waba.app_secret),
+            HTTP_X_HUB_SIGNATURE_256=hub_signature(body, waba.app_secret),
         )
     assert response.status_code == 200
     return WebhookDelivery.objects.latest("received_at")

@@ -8,8 +8,8 @@ import pytest
 from django.urls import reverse
 
 from flowsadmin.models import Flow
+from wabas.crypto import hub_signature
 from wabas.models import WebhookDelivery
-from wabas.webhooks import signature_for
 
 from .conftest import client_for, make_waba
 
@@ -91,7 +91,7 @@ def test_a_signed_status_change_is_stored_and_applied(post, client, waba, publis
     body = envelope(
         waba.meta_waba_id, "flows", status_change("771023498811223", "PUBLISHED", "THROTTLED")
     )
-    response = post(client, body, signature_for(body, waba.app_secret))
+    response = post(client, body, hub_signature(body, waba.app_secret))
     assert response.status_code == 200
     delivery = WebhookDelivery.objects.get()
     assert bytes(delivery.body) == body
@@ -120,7 +120,7 @@ def test_a_body_signed_with_another_secret_is_refused(post, client, waba, publis
     body = envelope(
         waba.meta_waba_id, "flows", status_change("771023498811223", "PUBLISHED", "BLOCKED")
     )
-    assert post(client, body, signature_for(body, "someone-elses-secret")).status_code == 403
+    assert post(client, body, hub_signature(body, "someone-elses-secret")).status_code == 403
     assert WebhookDelivery.objects.count() == 0
 
 
@@ -128,7 +128,7 @@ def test_a_tampered_body_fails_its_signature(post, client, waba, published_flow)
     body = envelope(
         waba.meta_waba_id, "flows", status_change("771023498811223", "PUBLISHED", "THROTTLED")
     )
-    signature = signature_for(body, waba.app_secret)
+    signature = hub_signature(body, waba.app_secret)
     tampered = body.replace(b"THROTTLED", b"BLOCKED")
     assert post(client, tampered, signature).status_code == 403
 
@@ -137,7 +137,7 @@ def test_the_same_delivery_twice_is_processed_once(post, client, waba, published
     body = envelope(
         waba.meta_waba_id, "flows", status_change("771023498811223", "PUBLISHED", "THROTTLED")
     )
-    signature = signature_for(body, waba.app_secret)
+    signature = hub_signature(body, waba.app_secret)
     assert post(client, body, signature).status_code == 200
     # Meanwhile the flow recovers; a re-delivery of the old change must not throttle it again.
     published_flow.apply_status_change("PUBLISHED")
@@ -151,7 +151,7 @@ def test_the_same_delivery_twice_is_processed_once(post, client, waba, published
 
 def test_a_signed_body_that_is_not_json_is_kept_and_answered_400(post, client, waba):
     body = b"status=THROTTLED&flow=1"
-    response = post(client, body, signature_for(body, waba.app_secret))
+    response = post(client, body, hub_signature(body, waba.app_secret))
     assert response.status_code == 400
     delivery = WebhookDelivery.objects.get()
     assert delivery.status == "FAILED"
@@ -160,7 +160,7 @@ def test_a_signed_body_that_is_not_json_is_kept_and_answered_400(post, client, w
 
 def test_json_that_is_not_an_envelope_is_recorded_as_failed(post, client, waba):
     body = b'["just", "a", "list"]'
-    assert post(client, body, signature_for(body, waba.app_secret)).status_code == 200
+    assert post(client, body, hub_signature(body, waba.app_secret)).status_code == 200
     delivery = WebhookDelivery.objects.get()
     assert delivery.status == "FAILED" and "no entry list" in delivery.result
 
@@ -169,7 +169,7 @@ def test_an_unknown_waba_id_is_kept_not_applied(post, client, waba, published_fl
     body = envelope(
         "999000999000", "flows", status_change("771023498811223", "PUBLISHED", "BLOCKED")
     )
-    assert post(client, body, signature_for(body, waba.app_secret)).status_code == 200
+    assert post(client, body, hub_signature(body, waba.app_secret)).status_code == 200
     delivery = WebhookDelivery.objects.get()
     assert delivery.result == "flows: unknown WABA id '999000999000', kept and not applied."
     published_flow.refresh_from_db()
@@ -182,7 +182,7 @@ def test_an_unknown_field_is_kept_and_shown(post, client, waba, admin_user):
         "business_capability_update",
         {"max_daily_conversation_per_phone": 1000, "shiny_new_key": True},
     )
-    assert post(client, body, signature_for(body, waba.app_secret)).status_code == 200
+    assert post(client, body, hub_signature(body, waba.app_secret)).status_code == 200
     delivery = WebhookDelivery.objects.get()
     assert delivery.status == "PROCESSED"
     assert (
@@ -198,11 +198,11 @@ def test_an_unknown_field_is_kept_and_shown(post, client, waba, admin_user):
 
 def test_an_unknown_flow_or_status_is_kept_not_applied(post, client, waba, published_flow):
     body = envelope(waba.meta_waba_id, "flows", status_change("123", "PUBLISHED", "BLOCKED"))
-    post(client, body, signature_for(body, waba.app_secret))
+    post(client, body, hub_signature(body, waba.app_secret))
     weird = envelope(
         waba.meta_waba_id, "flows", status_change("771023498811223", "PUBLISHED", "ON_FIRE")
     )
-    post(client, weird, signature_for(weird, waba.app_secret))
+    post(client, weird, hub_signature(weird, waba.app_secret))
     results = list(WebhookDelivery.objects.order_by("received_at").values_list("result", flat=True))
     assert results == [
         "flows: FLOW_STATUS_CHANGE for unknown flow '123', kept and not applied.",
@@ -221,7 +221,7 @@ def test_health_alerts_are_recorded_on_the_flow(post, client, waba, published_fl
         "alert_state": "ACTIVATED",
     }
     body = envelope(waba.meta_waba_id, "flows", alert)
-    post(client, body, signature_for(body, waba.app_secret))
+    post(client, body, hub_signature(body, waba.app_secret))
     published_flow.refresh_from_db()
     assert published_flow.health_alerts["ENDPOINT_ERROR_RATE"]["error_rate"] == 12.5
 
@@ -232,7 +232,7 @@ def test_each_waba_is_checked_with_its_own_app_secret(post, client, waba, publis
         waba=other, name="Other flow", meta_flow_id="42", status="PUBLISHED"
     )
     body = envelope(other.meta_waba_id, "flows", status_change("42", "PUBLISHED", "BLOCKED"))
-    assert post(client, body, signature_for(body, other.app_secret)).status_code == 200
+    assert post(client, body, hub_signature(body, other.app_secret)).status_code == 200
     other_flow.refresh_from_db()
     assert other_flow.status == "BLOCKED"
 

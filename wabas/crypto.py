@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import re
 from dataclasses import dataclass
 
@@ -106,3 +107,15 @@ def public_key_fingerprint(public_pem: str) -> str:
     )
     digest = hashlib.sha256(der).hexdigest().upper()
     return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+
+
+def hub_signature(body: bytes, app_secret: str) -> str:
+    """X-Hub-Signature-256 as Meta sends it: sha256= and the HMAC-SHA256 of the exact body."""
+    return "sha256=" + hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def valid_hub_signature(body: bytes, app_secret: str, header: str | None) -> bool:
+    """Whether the header is the body's signature with this app secret (compared in constant time)."""
+    if not app_secret or not header or not header.startswith("sha256="):
+        return False
+    return hmac.compare_digest(hub_signature(body, app_secret), header)

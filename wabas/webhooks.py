@@ -7,12 +7,12 @@ kept and shown to admins, never crashed on.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 from collections.abc import Callable
 
 from django.db import IntegrityError, transaction
 
+from .crypto import valid_hub_signature
 from .models import Waba, WebhookDelivery
 
 # field -> handlers(waba, value), each returning a short sentence for the delivery's result, or ""
@@ -27,10 +27,6 @@ def register_handler(field: str, handler: Handler) -> None:
         handlers.append(handler)
 
 
-def signature_for(body: bytes, app_secret: str) -> str:
-    return "sha256=" + hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
-
-
 def waba_signed_by(body: bytes, header: str) -> Waba | None:
     """The WABA whose app secret made this X-Hub-Signature-256, or None when none did.
 
@@ -39,7 +35,7 @@ def waba_signed_by(body: bytes, header: str) -> Waba | None:
     if not header.startswith("sha256="):
         return None
     for waba in Waba.objects.all():
-        if waba.app_secret and hmac.compare_digest(signature_for(body, waba.app_secret), header):
+        if valid_hub_signature(body, waba.app_secret, header):
             return waba
     return None
 
