@@ -23,8 +23,8 @@ from django.views.decorators.http import require_GET, require_POST
 from audience.models import Event, ScreenVisit
 from audience.services import answer_keys, as_text
 from wabas.access import current_waba
-from wabas.forms import PasswordForm
 from wabas.graph import GraphClient, MetaError
+from wabas.views import key_panel_context
 
 from .forms import CustomerEndpointForm, FlowFilterForm, FlowForm, RoleForm, UserCreateForm
 from .health import endpoint_health
@@ -86,10 +86,8 @@ def flow_list(request: HttpRequest) -> HttpResponse:
     context = {"waba": waba, "page": page, "filters": filters, "sort": sort, "query": query}
     if request.htmx:
         return render(request, "flowsadmin/flow_list.html#flow-table", context)
-    if waba is not None and request.user.has_perm("wabas.view_keys"):
-        context["key_pair"] = getattr(waba, "key_pair", None)
-        context["phone_numbers"] = waba.phone_numbers.all()
-        context["password_form"] = PasswordForm(user=request.user)
+    if waba is not None:
+        context |= key_panel_context(request, waba)
     return render(request, "flowsadmin/flow_list.html", context)
 
 

@@ -78,12 +78,20 @@ def waba_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "wabas/waba_detail.html", _detail_context(request, waba))
 
 
+def key_panel_context(request: HttpRequest, waba: Waba) -> dict:
+    """What wabas/_key_panel.html needs, for users who may see keys; the Flows listing uses it too."""
+    if not request.user.has_perm("wabas.view_keys"):
+        return {}
+    return {
+        "key_pair": getattr(waba, "key_pair", None),
+        "phone_numbers": waba.phone_numbers.all(),
+        "password_form": PasswordForm(user=request.user),
+    }
+
+
 def _detail_context(request: HttpRequest, waba: Waba, **extra: object) -> dict:
     context = {"waba": waba, "phone_numbers": waba.phone_numbers.all()}
-    if request.user.has_perm("wabas.view_keys"):
-        context["key_pair"] = getattr(waba, "key_pair", None)
-        context["password_form"] = PasswordForm(user=request.user)
-    return context | extra
+    return context | key_panel_context(request, waba) | extra
 
 
 @permission_required("wabas.add_phonenumber", raise_exception=True)
