@@ -53,9 +53,10 @@ def save_flow(
     if flow.pk:
         flow.require("update_json")
     report = check_json(fields.flow_json)
-    json_changed = not flow.pk or fields.flow_json != flow.flow_json
+    creating = not flow.pk
+    json_changed = creating or fields.flow_json != flow.flow_json
     with transaction.atomic():
-        if flow.pk:
+        if not creating:
             # Claim the edit: only one save based on this version can win.
             won = Flow.objects.filter(pk=flow.pk, lock_version=lock_version).update(
                 lock_version=F("lock_version") + 1
@@ -76,7 +77,7 @@ def save_flow(
             setattr(flow, name, getattr(fields, name))
         flow.local_messages = report_messages(report)
         flow.has_validation_errors = bool(report.errors or flow.meta_validation_errors)
-        if not flow.pk:
+        if creating:
             flow.created_by = by
         flow.save()
         if json_changed:
@@ -86,9 +87,7 @@ def save_flow(
             FlowRevision.objects.create(
                 flow=flow, number=number, flow_json=flow.flow_json, created_by=by
             )
-        FlowChange.objects.create(
-            flow=flow, user=by, action="create" if json_changed and number == 1 else "update"
-        )
+        FlowChange.objects.create(flow=flow, user=by, action="create" if creating else "update")
     _push_to_meta(flow, report, client=client)
     return flow
 
