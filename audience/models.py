@@ -165,35 +165,3 @@ class EndpointError(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.message}"
-
-
-class ScreenVisitQuerySet(models.QuerySet):
-    def reached_per_screen(self, flow: Flow) -> dict[str, int]:
-        """Screen id -> how many distinct flow tokens reached it on this flow."""
-        rows = (
-            self.filter(flow=flow)
-            .values("screen")
-            .annotate(tokens=models.Count("flow_token", distinct=True))
-        )
-        return {row["screen"]: row["tokens"] for row in rows}
-
-
-class ScreenVisit(models.Model):
-    """A flow token reached a screen, as the hosted endpoint saw it: the completion funnel's data.
-
-    One row per request, not per token (no unique key: a 1,000-character token is too long to index
-    safely); the funnel counts distinct tokens.
-    """
-
-    flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="screen_visits")
-    flow_token = models.CharField(max_length=1000, blank=True)
-    screen = models.CharField(max_length=200)
-    at = models.DateTimeField(default=timezone.now)
-
-    objects = ScreenVisitQuerySet.as_manager()
-
-    class Meta:
-        indexes = [models.Index(fields=["flow", "screen"], name="screen_visit_funnel")]
-
-    def __str__(self) -> str:
-        return f"{self.screen} ({self.flow_token[:12]})"

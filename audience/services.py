@@ -20,12 +20,11 @@ from flowsadmin.models import Flow
 from flowsadmin.tokens import read_flow_token
 from wabas.models import Waba
 
-from .models import Event, Profile, ScreenVisit
+from .models import Event, Profile
 
 PROFILE_UPDATED = "WAF_ProfileUpdated"
 MAX_NAME = Event._meta.get_field("name").max_length
 MAX_TOKEN = Event._meta.get_field("flow_token").max_length
-MAX_SCREEN = ScreenVisit._meta.get_field("screen").max_length
 # Properties of a submitted event that are ours, not the person's answers.
 NOT_ANSWERS = {"flow_id"}
 
@@ -284,17 +283,6 @@ def record_completion(waba: Waba, message: dict, *, contact_name: str = "") -> s
         return f"{name} from {whatsapp_id} was already recorded."
     extra = f", {stitched} earlier event(s) stitched" if stitched else ""
     return f"{name} recorded for {whatsapp_id}{extra}."
-
-
-def record_screen_visit(flow: Flow | None, flow_token: str, screen: str) -> None:
-    """Note that a flow token reached a screen (the completion funnel); the endpoint calls this."""
-    if flow is None or not isinstance(screen, str) or not screen:
-        return
-    ScreenVisit.objects.create(
-        flow=flow,
-        flow_token=(flow_token or "")[:MAX_TOKEN],
-        screen=screen[:MAX_SCREEN],
-    )
 
 
 def answer_keys(properties: Any) -> list[str]:

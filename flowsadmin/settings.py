@@ -87,6 +87,8 @@ CUSTOMER_ENDPOINT_MAX_BYTES = 4 * 1024 * 1024
 FLOW_ENDPOINT_MAX_BODY_BYTES = 1024 * 1024
 # Each process keeps a flow's row this long: the query costs more than the cryptography.
 FLOW_ENDPOINT_CACHE_SECONDS = 10
+# Each process sends the endpoint's health and funnel numbers to Redis at most this often (stats.py).
+FLOW_STATS_FLUSH_SECONDS = float(env("FLOW_STATS_FLUSH_SECONDS", "1.0"))
 
 INSTALLED_APPS = [
     "django.contrib.auth",

@@ -20,14 +20,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
-from audience.models import Event, ScreenVisit
+from audience.models import Event
 from audience.services import answer_keys, as_text
 from wabas.access import current_waba
 from wabas.graph import GraphClient, MetaError
 from wabas.views import key_panel_context
 
 from .forms import CustomerEndpointForm, FlowFilterForm, FlowForm, RoleForm, UserCreateForm
-from .health import endpoint_health
 from .models import Flow, FlowActionNotAllowed
 from .preview import build_preview_from_text
 from .roles import ROLES, role_of
@@ -45,6 +44,7 @@ from .services import (
     save_flow,
     update_customer_endpoint,
 )
+from .stats import endpoint_health, screens_reached
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -290,13 +290,14 @@ def _responses_page(flow: Flow, page_number: str | None) -> dict:
     return {"page": page, "response_columns": columns, "response_rows": rows}
 
 
-def _funnel(flow: Flow) -> list[dict]:
-    """Each screen in the JSON's order, then "Completed": distinct tokens, percent of the first row."""
-    reached = ScreenVisit.objects.reached_per_screen(flow)
-    rows = [
-        {"label": s.id, "count": reached.get(s.id, 0)}
-        for s in build_preview_from_text(flow.flow_json).screens
-    ]
+def _funnel(flow: Flow) -> list[dict] | None:
+    """Each screen in the JSON's order, then "Completed": distinct tokens, percent of the first row.
+    None when Redis, which keeps the screens reached, does not answer."""
+    screens = [s.id for s in build_preview_from_text(flow.flow_json).screens]
+    reached = screens_reached(flow.pk, screens)
+    if reached is None:
+        return None
+    rows = [{"label": screen, "count": reached[screen]} for screen in screens]
     rows.append({"label": "Completed", "count": Event.objects.responses(flow).count()})
     base = rows[0]["count"] or max(row["count"] for row in rows)
     for row in rows:

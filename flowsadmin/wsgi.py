@@ -6,7 +6,12 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "flowsadmin.settings")
-application = get_wsgi_application()
+django_application = get_wsgi_application()
+
+from flowsadmin.exchange import with_lean_endpoint  # noqa: E402  (needs the apps loaded)
+
+# Meta's data-exchange calls skip Django's middleware; every other URL is Django's.
+application = with_lean_endpoint(django_application)
 
 # Refuse to serve with encryption keys that cannot read the stored secrets, rather than fail on the
 # first page that needs one.

@@ -10,13 +10,16 @@ import json
 import socket
 import threading
 import time
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import pytest
 import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from django.db import connections
 from django.test import Client
 
 from audience.models import EndpointError, Event, Profile
@@ -692,6 +695,76 @@ def test_a_round_trip_over_real_http(live_server, waba):
         "data": {"depart_from": "Pune"},
     }
     assert Event.objects.get().name == "Date Selected"
+
+
+class QuietHandler(WSGIRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def production_app():
+    """flowsadmin.wsgi.application, what gunicorn serves, on a real socket; yields its base URL."""
+    from flowsadmin.wsgi import application
+
+    def closing(environ: dict, start_response: object) -> object:
+        try:
+            return application(environ, start_response)
+        finally:  # the server's thread must not keep a connection to the test database
+            connections.close_all()
+
+    server = make_server("127.0.0.1", 0, closing, handler_class=QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_production_wsgi_app_answers_meta_without_django_middleware(production_app, waba):
+    flow = Flow.objects.create(waba=waba, name="Bus booking", flow_json=BUS, status="PUBLISHED")
+    phone = MetaPhone(waba.key_pair.public_pem, waba.app_secret)
+    url = f"{production_app}/meta/flows/{flow.public_id}/"
+    sealed = phone.seal(
+        exchange_request(
+            "welcome_screen",
+            {"next_screen": "seat_selection", "ct-evt": {"evtName": "Date Selected"}},
+        )
+    )
+
+    def send(body: bytes, signature: str | None = None) -> requests.Response:
+        headers = {"Content-Type": "application/json"}
+        if signature:
+            headers["X-Hub-Signature-256"] = signature
+        return requests.post(url, data=body, headers=headers, timeout=10)
+
+    answer = send(sealed.body, sealed.signature)
+    assert answer.status_code == 200
+    assert answer.headers["Content-Type"].startswith("text/plain")
+    assert sealed.open(answer.text)["screen"] == "seat_selection"
+    assert Event.objects.get().name == "Date Selected"
+    # No session or CSRF cookie, no login redirect: none of Django's middleware ran.
+    assert "Set-Cookie" not in answer.headers
+
+    assert send(sealed.body, "sha256=" + "0" * 64).status_code == 432
+    assert send(b"not json", phone.sign(b"not json")).status_code == 400
+    broken = phone.seal_fields(
+        {"encrypted_flow_data": "AA==", "encrypted_aes_key": "AA==", "initial_vector": "AA=="}
+    )
+    assert send(broken.body, broken.signature).status_code == 421
+    refused = requests.get(url, timeout=10)
+    assert (refused.status_code, refused.headers["Allow"]) == (405, "POST")
+    unknown = requests.post(
+        f"{production_app}/meta/flows/{uuid.uuid4()}/", data=sealed.body, timeout=10
+    )
+    assert unknown.status_code == 404
+    # Every other URL is Django's, middleware included.
+    assert requests.get(f"{production_app}/healthz", timeout=10).status_code == 200
+    assert (
+        requests.get(f"{production_app}/flows/", timeout=10, allow_redirects=False).status_code
+        == 302
+    )
 
 
 @pytest.mark.parametrize(

@@ -16,9 +16,8 @@ from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 from django.utils import timezone
 
-from audience.models import Event, Profile, ScreenVisit
-from audience.services import record_screen_visit
-from flowsadmin import health
+from audience.models import Event, Profile
+from flowsadmin import stats
 from flowsadmin.models import Flow
 
 from .conftest import client_for, make_user
@@ -54,7 +53,7 @@ def redis_keys():
     """Redis for the health numbers: the test env's DB, cleaned of the keys the test wrote."""
     client = redis.Redis.from_url(settings.REDIS_URL)
     yield client
-    for key in client.scan_iter("flowhealth:*"):
+    for key in [*client.scan_iter("flowhealth:*"), *client.scan_iter("flowfunnel:*")]:
         client.delete(key)
 
 
@@ -129,13 +128,16 @@ def test_the_csv_export_has_every_response_and_the_union_of_keys_in_first_seen_o
 # --- funnel ----------------------------------------------------------------------------------
 
 
-def test_the_funnel_counts_distinct_tokens_per_screen_in_the_json_order(hotel, campaign_manager):
+def test_the_funnel_counts_distinct_tokens_per_screen_in_the_json_order(
+    hotel, campaign_manager, redis_keys
+):
     for token in ("a", "b", "c", "d"):
-        record_screen_visit(hotel, token, "RECOMMEND")
-    record_screen_visit(hotel, "a", "RECOMMEND")  # BACK, or the same screen again: still one
-    record_screen_visit(hotel, "a", "RATE")
-    record_screen_visit(hotel, "b", "RATE")
-    record_screen_visit(None, "z", "RATE")  # an unknown flow records nothing
+        stats.record_screen_visit(hotel.pk, token, "RECOMMEND")
+    stats.record_screen_visit(hotel.pk, "a", "RECOMMEND")  # BACK, or the same screen again: one
+    stats.record_screen_visit(hotel.pk, "a", "RATE")
+    stats.record_screen_visit(hotel.pk, "b", "RATE")
+    stats.record_screen_visit(hotel.pk + 1, "z", "RATE")  # another flow's
+    stats.record_screen_visit(hotel.pk, "z", "")  # no screen: nothing
     submit(hotel, "15550001", {"recommend": "Yes"})
 
     response = client_for(campaign_manager).get(reverse("flows:detail", args=[hotel.pk]))
@@ -145,7 +147,7 @@ def test_the_funnel_counts_distinct_tokens_per_screen_in_the_json_order(hotel, c
     assert 'style="width: 50%"' in response.content.decode()
 
 
-def test_a_flow_without_visits_shows_an_empty_funnel(hotel, campaign_manager):
+def test_a_flow_without_visits_shows_an_empty_funnel(hotel, campaign_manager, redis_keys):
     response = client_for(campaign_manager).get(reverse("flows:detail", args=[hotel.pk]))
     assert [row["percent"] for row in response.context["funnel"]] == [0, 0, 0]
 
@@ -156,17 +158,17 @@ def test_a_flow_without_visits_shows_an_empty_funnel(hotel, campaign_manager):
 def test_health_counts_requests_errors_and_latency_percentiles(hotel, redis_keys):
     # 100 requests: 50 at 3 ms, 40 at 15 ms, 9 at 150 ms (errors), 1 at 12 s.
     for _ in range(50):
-        health.record_endpoint_request(hotel.pk, ok=True, seconds=0.003)
+        stats.record_endpoint_request(hotel.pk, ok=True, seconds=0.003)
     for _ in range(40):
-        health.record_endpoint_request(hotel.pk, ok=True, seconds=0.015)
+        stats.record_endpoint_request(hotel.pk, ok=True, seconds=0.015)
     for _ in range(9):
-        health.record_endpoint_request(hotel.pk, ok=False, seconds=0.150)
-    health.record_endpoint_request(hotel.pk, ok=True, seconds=12)
+        stats.record_endpoint_request(hotel.pk, ok=False, seconds=0.150)
+    stats.record_endpoint_request(hotel.pk, ok=True, seconds=12)
     # An hour and a half ago: only in the day's numbers.
     old = int(time.time() // 60) - 90
     redis_keys.hset(f"flowhealth:{hotel.pk}:{old}", mapping={"error": 10, "le:5000": 10})
 
-    numbers = health.endpoint_health(hotel.pk)
+    numbers = stats.endpoint_health(hotel.pk)
 
     assert numbers["available"]
     hour, day = numbers["hour"], numbers["day"]
@@ -174,7 +176,7 @@ def test_health_counts_requests_errors_and_latency_percentiles(hotel, redis_keys
     assert (hour.p50_ms, hour.p90_ms, hour.p99_ms) == (5, 20, 200)
     assert (day.requests, day.errors) == (110, 19)
     assert (day.p50_ms, day.p90_ms, day.p99_ms) == (20, 200, 5000)
-    assert health.endpoint_health(hotel.pk + 1)["hour"].requests == 0
+    assert stats.endpoint_health(hotel.pk + 1)["hour"].requests == 0
     written = set(redis_keys.scan_iter(f"flowhealth:{hotel.pk}:*")) - {
         f"flowhealth:{hotel.pk}:{old}".encode()
     }
@@ -182,7 +184,7 @@ def test_health_counts_requests_errors_and_latency_percentiles(hotel, redis_keys
 
 
 def test_health_percentile_past_the_last_bucket_and_the_page(hotel, campaign_manager, redis_keys):
-    health.record_endpoint_request(hotel.pk, ok=True, seconds=30)
+    stats.record_endpoint_request(hotel.pk, ok=True, seconds=30)
     hotel.health_status = {"can_send_message": "AVAILABLE"}
     hotel.health_alerts = {"ENDPOINT_ERROR_RATE": {"alert_state": "ACTIVATED"}}
     hotel.save()
@@ -198,11 +200,30 @@ def test_a_redis_outage_neither_raises_nor_breaks_the_page(hotel, campaign_manag
     dead = redis.Redis.from_url(
         "redis://127.0.0.1:1/0", socket_timeout=0.05, socket_connect_timeout=0.05
     )
-    monkeypatch.setattr(health, "_client", dead)
-    health.record_endpoint_request(hotel.pk, ok=True, seconds=0.01)  # no exception
-    assert health.endpoint_health(hotel.pk)["available"] is False
+    monkeypatch.setattr(stats, "_client", dead)
+    stats.record_endpoint_request(hotel.pk, ok=True, seconds=0.01)  # no exception
+    stats.record_screen_visit(hotel.pk, "a", "RATE")
+    assert stats.endpoint_health(hotel.pk)["available"] is False
     response = client_for(campaign_manager).get(reverse("flows:detail", args=[hotel.pk]))
-    assert response.status_code == 200 and "unavailable" in response.content.decode()
+    html = response.content.decode()
+    assert response.status_code == 200 and response.context["funnel"] is None
+    assert "Our endpoint's numbers are unavailable" in html
+    assert "The screens reached are unavailable" in html
+
+
+def test_numbers_are_buffered_per_process_and_sent_in_one_go(hotel, redis_keys, settings):
+    """The endpoint does not call Redis per request: what it records waits for the next flush."""
+    settings.FLOW_STATS_FLUSH_SECONDS = 60
+    stats.flush()  # starts a new 60-second period
+    stats.record_endpoint_request(hotel.pk, ok=True, seconds=0.003)
+    stats.record_screen_visit(hotel.pk, "a", "RATE")
+    assert stats.endpoint_health(hotel.pk)["hour"].requests == 0
+    assert stats.screens_reached(hotel.pk, ["RATE"]) == {"RATE": 0}
+
+    stats.flush()
+
+    assert stats.endpoint_health(hotel.pk)["hour"].requests == 1
+    assert stats.screens_reached(hotel.pk, ["RATE"]) == {"RATE": 1}
 
 
 # --- permissions -----------------------------------------------------------------------------
@@ -262,7 +283,7 @@ def test_the_endpoint_feeds_the_funnel_and_the_health_numbers(client, waba, redi
 
     assert exchange("tok-1", second)["screen"] == second
     assert "error_message" in exchange("tok-2", "NOWHERE")["data"]
-    visits = set(ScreenVisit.objects.filter(flow=flow).values_list("flow_token", "screen"))
-    assert visits == {("tok-1", first), ("tok-1", second), ("tok-2", first)}
-    hour = health.endpoint_health(flow.pk)["hour"]
+    # tok-1 was on the first screen and reached the second; tok-2 stayed on the first.
+    assert stats.screens_reached(flow.pk, [first, second]) == {first: 2, second: 1}
+    hour = stats.endpoint_health(flow.pk)["hour"]
     assert (hour.requests, hour.errors) == (2, 1)

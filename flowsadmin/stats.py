@@ -1,16 +1,24 @@
-"""Our endpoint's health per flow: requests, errors and latency, counted in Redis per minute.
+"""What the hosted endpoint counts per flow, kept in Redis: its health and the completion funnel.
 
-The endpoint calls `record_endpoint_request` once per answered request; it must stay cheap and
-must never fail the request, so it is one pipelined round trip and swallows every Redis error.
-Each minute of each flow is one hash: `ok` and `error` counts, and a latency histogram with fixed
-buckets (`le:<ms>` fields, the last one `le:inf`), kept about a day. `endpoint_health` reads the
-last 60 and 1,440 minutes back and reports percentiles as the upper bound of their bucket.
+- Health: per flow and minute, one hash with `ok` and `error` counts and a latency histogram with
+  fixed buckets (`le:<ms>` fields, the last one `le:inf`), kept about a day. `endpoint_health` reads
+  the last 60 and 1,440 minutes back and reports percentiles as the upper bound of their bucket.
+- Funnel: per flow and screen, a HyperLogLog of the flow tokens that reached it. Distinct counts
+  stay exact in practice for small numbers and within about 1% for large ones, in 12 KB at most.
+
+The endpoint records into a buffer in its own process, and the buffer goes to Redis in one
+pipelined round trip at most every FLOW_STATS_FLUSH_SECONDS (and when the process exits): a
+Redis call per request would cost the endpoint more than its cryptography. A process killed
+outright loses at most that much of its counts. Recording never raises, and a Redis outage costs
+the numbers, never the answer.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import math
+import threading
 import time
 from dataclasses import dataclass
 
@@ -24,9 +32,66 @@ BUCKETS_MS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
 TTL_SECONDS = 26 * 3600
 WINDOWS = {"hour": 60, "day": 1440}
 KEY = "flowhealth:{flow_id}:{minute}"
+FUNNEL_KEY = "flowfunnel:{flow_id}:{screen}"
 
 # Short timeouts: a stalled Redis must cost the endpoint milliseconds, not its answer.
 _client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=0.05, socket_connect_timeout=0.05)
+
+
+class _Buffer:
+    """Counts and funnel visits not yet in Redis. Thread-safe: runserver and tests use threads."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.counts: dict[str, dict[str, int]] = {}  # health key -> field -> increment
+        self.visits: dict[str, set[str]] = {}  # funnel key -> flow tokens
+        self.last_flush = 0.0
+
+    def add_count(self, key: str, fields: tuple[str, ...]) -> None:
+        with self.lock:
+            counts = self.counts.setdefault(key, {})
+            for field in fields:
+                counts[field] = counts.get(field, 0) + 1
+        self.flush_if_due()
+
+    def add_visit(self, key: str, token: str) -> None:
+        with self.lock:
+            self.visits.setdefault(key, set()).add(token)
+        self.flush_if_due()
+
+    def flush_if_due(self) -> None:
+        if time.monotonic() - self.last_flush >= settings.FLOW_STATS_FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        with self.lock:
+            counts, visits = self.counts, self.visits
+            self.counts, self.visits = {}, {}
+            self.last_flush = time.monotonic()
+        if not counts and not visits:
+            return
+        try:
+            pipe = _client.pipeline(transaction=False)
+            for key, fields in counts.items():
+                for field, increment in fields.items():
+                    pipe.hincrby(key, field, increment)
+                pipe.expire(key, TTL_SECONDS)
+            for key, tokens in visits.items():
+                pipe.pfadd(key, *tokens)
+            pipe.execute()
+        except (redis.RedisError, OSError) as exc:
+            log.warning(
+                "endpoint numbers not recorded (%d keys): %s", len(counts) + len(visits), exc
+            )
+
+
+_buffer = _Buffer()
+atexit.register(_buffer.flush)
+
+
+def flush() -> None:
+    """Send what this process has recorded to Redis now."""
+    _buffer.flush()
 
 
 def _bucket(seconds: float) -> str:
@@ -41,13 +106,29 @@ def record_endpoint_request(flow_id: int, *, ok: bool, seconds: float) -> None:
     """Count one answered request of a flow's endpoint: its outcome and how long it took. Never raises."""
     try:
         key = KEY.format(flow_id=int(flow_id), minute=int(time.time() // 60))
-        pipe = _client.pipeline(transaction=False)
-        pipe.hincrby(key, "ok" if ok else "error", 1)
-        pipe.hincrby(key, _bucket(max(float(seconds), 0.0)), 1)
-        pipe.expire(key, TTL_SECONDS)
-        pipe.execute()
-    except (redis.RedisError, OSError, TypeError, ValueError) as exc:
+        _buffer.add_count(key, ("ok" if ok else "error", _bucket(max(float(seconds), 0.0))))
+    except (TypeError, ValueError) as exc:
         log.warning("endpoint health not recorded for flow %s: %s", flow_id, exc)
+
+
+def record_screen_visit(flow_id: int, flow_token: str, screen: str) -> None:
+    """Note that a flow token reached a screen, for the completion funnel. Never raises."""
+    if not isinstance(screen, str) or not screen:
+        return
+    token = flow_token if isinstance(flow_token, str) else ""
+    _buffer.add_visit(FUNNEL_KEY.format(flow_id=int(flow_id), screen=screen), token)
+
+
+def screens_reached(flow_id: int, screens: list[str]) -> dict[str, int] | None:
+    """Screen id -> distinct flow tokens that reached it; None when Redis does not answer."""
+    try:
+        pipe = _client.pipeline(transaction=False)
+        for screen in screens:
+            pipe.pfcount(FUNNEL_KEY.format(flow_id=int(flow_id), screen=screen))
+        return dict(zip(screens, pipe.execute(), strict=True))
+    except (redis.RedisError, OSError) as exc:
+        log.warning("funnel unavailable for flow %s: %s", flow_id, exc)
+        return None
 
 
 @dataclass
