@@ -1,6 +1,10 @@
 from __future__ import annotations
 
-from django.db import models
+import json
+from datetime import datetime
+from typing import Any
+
+from django.db import connections, models
 from django.utils import timezone
 
 from flowsadmin.models import Flow
@@ -96,11 +100,67 @@ SUBMITTED_NAME_PATTERN = r"^WAF_.+_Submitted$"
 
 
 class EventQuerySet(models.QuerySet):
+    def insert(
+        self,
+        *,
+        name: str,
+        properties: dict,
+        source: str,
+        flow_id: int | None,
+        flow_token: str,
+        profile_id: int | None,
+        dedupe_key: str | None,
+        occurred_at: datetime,
+    ) -> None:
+        """Write one event with a single INSERT, skipping the ORM's per-object machinery.
+
+        The hosted endpoint writes each ct-evt before it answers Meta, and `objects.create` costs
+        three times the SQL itself in CPU (benchmarks/test_bench_endpoint.py). Values are converted
+        as the ORM converts them, so this works on SQLite too; a duplicate dedupe_key raises
+        IntegrityError as `create` would.
+        """
+        connection = connections[self.db]
+        ops = connection.ops
+        text = json.dumps(properties, ensure_ascii=False)
+        if "\\u0000" in text:  # PostgreSQL can't store NUL in text or jsonb
+            text = json.dumps(_without_nul(properties), ensure_ascii=False)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _INSERT_EVENT.format(table=ops.quote_name(Event._meta.db_table)),
+                [
+                    _without_nul(name),
+                    text,
+                    source,
+                    flow_id,
+                    _without_nul(flow_token),
+                    profile_id,
+                    dedupe_key,
+                    ops.adapt_datetimefield_value(occurred_at),
+                ],
+            )
+
     def responses(self, flow: Flow) -> EventQuerySet:
         """The flow's submissions (one per completed flow), newest first."""
         return self.filter(
             flow=flow, source=Event.Source.COMPLETION, name__regex=SUBMITTED_NAME_PATTERN
         ).order_by("-occurred_at", "-pk")
+
+
+def _without_nul(value: Any) -> Any:
+    """The value with NUL characters (which PostgreSQL text can't hold) replaced by U+FFFD."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
+
+
+_INSERT_EVENT = (
+    "INSERT INTO {table} (name, properties, source, flow_id, flow_token, profile_id, dedupe_key,"
+    " occurred_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+)
 
 
 class Event(models.Model):

@@ -1,5 +1,6 @@
 """WSGI entry point for gunicorn: `gunicorn flowsadmin.wsgi`."""
 
+import gc
 import os
 
 from django.core.exceptions import ImproperlyConfigured
@@ -21,3 +22,7 @@ if (table := unreadable_secret()) is not None:
     raise ImproperlyConfigured(
         f"FIELD_ENCRYPTION_KEYS cannot decrypt the secrets stored in {table}."
     )
+
+# Everything loaded so far lives as long as the process: keep it out of the garbage collector's
+# full passes, which otherwise walk the whole of Django on the endpoint's hot path.
+gc.freeze()

@@ -272,6 +272,19 @@ def test_a_foreign_token_is_accepted_and_its_events_wait_for_stitching(phone, bu
     assert (event.source, event.properties) == ("endpoint", {"depart_from": "Pune"})
 
 
+def test_text_postgresql_cannot_hold_is_kept_not_lost(phone, bus_flow):
+    """A NUL character (which PostgreSQL text refuses) in any part of an event still records it."""
+    payload = {
+        "next_screen": "seat_selection",
+        "ct-evt": {"evtName": "Odd\x00name", "evtData": {"note\x00": ["a\x00b"], "n": 5}},
+    }
+    status, answer = call(phone, bus_flow, exchange_request("welcome_screen", payload, "t\x00k"))
+    assert (status, answer["screen"]) == (200, "seat_selection")
+    event = Event.objects.get()
+    assert (event.name, event.flow_token) == ("Odd\ufffdname", "t\ufffdk")
+    assert event.properties == {"note\ufffd": ["a\ufffdb"], "n": 5}
+
+
 @pytest.mark.parametrize("forge", ["tampered", "other flow"])
 def test_a_token_that_claims_to_be_ours_but_fails_gets_427(phone, bus_flow, waba, forge):
     if forge == "tampered":
