@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import json
+import time
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -60,6 +63,42 @@ class UnreadablePayload(DecryptionFailed):
 def valid_signature(app_secret: str, raw_body: bytes, header: str | None) -> bool:
     """Whether X-Hub-Signature-256 is the HMAC-SHA256 of the raw body with the app secret (§10)."""
     return valid_hub_signature(raw_body, app_secret, header)
+
+
+def valid_token_signature(
+    jwt: object, app_secret: str, flow_token: str, *, now: float | None = None
+) -> bool:
+    """Whether Data API 4.0's `flow_token_signature` checks out (§5): an HS256 JWT signed with the
+    app secret. Its claims are not documented; an `exp` in the past, or a `flow_token` claim other
+    than the request's token, fails it."""
+    if not isinstance(jwt, str) or jwt.count(".") != 2:
+        return False
+    header_part, payload_part, signature_part = jwt.split(".")
+    try:
+        header = json.loads(_b64url(header_part))
+        payload = json.loads(_b64url(payload_part))
+        signature = _b64url(signature_part)
+    except (ValueError, RecursionError):  # bad base64, bad JSON or bad UTF-8 are ValueErrors
+        return False
+    if (
+        not isinstance(header, dict)
+        or header.get("alg") != "HS256"
+        or not isinstance(payload, dict)
+    ):
+        return False
+    signed = f"{header_part}.{payload_part}".encode("ascii", "replace")
+    expected = hmac.new(app_secret.encode(), signed, hashlib.sha256).digest()
+    if not hmac.compare_digest(expected, signature):
+        return False
+    expires = payload.get("exp")
+    if isinstance(expires, int | float) and expires < (time.time() if now is None else now):
+        return False
+    claimed = payload.get("flow_token")
+    return claimed is None or claimed == flow_token
+
+
+def _b64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def load_private_key(pem: str, password: bytes | None = None) -> rsa.RSAPrivateKey:

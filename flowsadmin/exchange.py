@@ -82,6 +82,7 @@ def _load_hosted_flow(public_id: UUID) -> Flow | None:
             "meta_flow_id",
             "flow_json",
             "customer_endpoint_url",
+            "requires_our_token",
             "waba__id",
             "waba__app_secret",
             "waba__key_pair__id",
@@ -302,15 +303,11 @@ class Exchange:
                 error=self.data.get("error") or self.data.get("error_key"),
             )
             return endpoint.acknowledge_response(), 200
-        token = None
-        if looks_like_ours(self.flow_token):
-            token = read_flow_token(self.flow_token)
-            if token is None or (token["flow"] and token["flow"] != str(self.flow.public_id)):
-                # Meta's invalid-token code: the client closes the flow and disables its button.
-                self.record(
-                    Kind.INVALID_TOKEN, "A flow token that claims to be ours failed its check."
-                )
-                return endpoint.token_invalid_response(TOKEN_INVALID), 427
+        token, refusal = self.check_token()
+        if refusal:
+            # Meta's invalid-token code: the client closes the flow and disables its button.
+            self.record(Kind.INVALID_TOKEN, refusal)
+            return endpoint.token_invalid_response(TOKEN_INVALID), 427
         if self.action not in SCREEN_ACTIONS:
             self.record(Kind.UNKNOWN_ACTION, f"Unknown action {str(self.action)[:100]!r}.")
             return self.error(NOT_AVAILABLE), 200
@@ -326,6 +323,22 @@ class Exchange:
         answer = self.relay() if self.flow.customer_endpoint_url else self.navigate()
         self.record_visits(answer)
         return answer, 200
+
+    def check_token(self) -> tuple[dict | None, str]:
+        """(our token's contents or None, why the request is refused or "")."""
+        signature = self.request.get("flow_token_signature")
+        if signature is not None and not endpoint.valid_token_signature(
+            signature, self.flow.waba.app_secret, self.flow_token
+        ):
+            return None, "The flow_token_signature (Data API 4.0) failed its check."
+        if not looks_like_ours(self.flow_token):
+            if self.flow.requires_our_token:
+                return None, "This flow accepts only flow tokens we issued; this one is not ours."
+            return None, ""
+        token = read_flow_token(self.flow_token)
+        if token is None or (token["flow"] and token["flow"] != str(self.flow.public_id)):
+            return None, "A flow token that claims to be ours failed its check."
+        return token, ""
 
     def record_visits(self, answer: dict) -> None:
         """For the completion funnel: the screen the user was on, and the one they are sent to."""

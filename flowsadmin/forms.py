@@ -39,9 +39,30 @@ class FlowFilterForm(forms.Form):
         self.fields["status"].choices = [("", "Any status"), *Flow.Status.choices]
 
 
-class FlowForm(forms.Form):
-    """Create a flow or edit a draft. The JSON is checked by flowjson on save, not here: a draft with
-    errors is still saved, so nothing typed is lost."""
+class EndpointSettingsForm(forms.Form):
+    """What our hosted endpoint does for a flow: relay to the customer, and which tokens it takes."""
+
+    customer_endpoint_url = forms.URLField(
+        label="Customer endpoint",
+        required=False,
+        assume_scheme="https",
+        validators=[URLValidator(schemes=["http", "https"])],
+        help_text="Optional, with the hosted endpoint: we forward decrypted screens to it and relay its answer.",
+    )
+    requires_our_token = forms.BooleanField(
+        label="Accept only flow tokens this dashboard issued",
+        required=False,
+        help_text="For flows sent only from here: a request with any other flow token is refused "
+        "with Meta's invalid-token code, and WhatsApp closes the flow.",
+    )
+
+    def clean_customer_endpoint_url(self) -> str:
+        return refuse_private_url(self.cleaned_data["customer_endpoint_url"])
+
+
+class FlowForm(EndpointSettingsForm):
+    """Create a flow or edit a draft, with its endpoint settings. The JSON is checked by flowjson on
+    save, not here: a draft with errors is still saved, so nothing typed is lost."""
 
     name = forms.CharField(max_length=200)
     categories = forms.MultipleChoiceField(
@@ -63,13 +84,6 @@ class FlowForm(forms.Form):
         validators=[URLValidator(schemes=["https"])],
         help_text="Your own endpoint, https only; you handle encryption and health checks.",
     )
-    customer_endpoint_url = forms.URLField(
-        label="Customer endpoint",
-        required=False,
-        assume_scheme="https",
-        validators=[URLValidator(schemes=["http", "https"])],
-        help_text="Optional, with the hosted endpoint: we forward decrypted screens to it and relay its answer.",
-    )
     flow_json = forms.CharField(
         label="Flow JSON",
         widget=forms.Textarea(
@@ -78,9 +92,6 @@ class FlowForm(forms.Form):
         strip=False,
     )
     lock_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
-
-    def clean_customer_endpoint_url(self) -> str:
-        return refuse_private_url(self.cleaned_data["customer_endpoint_url"])
 
     def clean(self) -> dict:
         data = super().clean()
@@ -92,21 +103,10 @@ class FlowForm(forms.Form):
                     "customer_endpoint_url",
                     "A customer endpoint only works with the hosted endpoint: your custom URL gets Meta's calls directly.",
                 )
+            data["requires_our_token"] = False  # checked by our endpoint, which Meta won't call
         else:
             data["custom_endpoint_url"] = ""
         return data
-
-
-class CustomerEndpointForm(forms.Form):
-    customer_endpoint_url = forms.URLField(
-        label="Customer endpoint",
-        required=False,
-        assume_scheme="https",
-        validators=[URLValidator(schemes=["http", "https"])],
-    )
-
-    def clean_customer_endpoint_url(self) -> str:
-        return refuse_private_url(self.cleaned_data["customer_endpoint_url"])
 
 
 def refuse_private_url(url: str) -> str:

@@ -91,6 +91,9 @@ class Flow(models.Model):
     endpoint = models.CharField(max_length=6, choices=Endpoint, default=Endpoint.HOSTED)
     custom_endpoint_url = models.URLField("custom URL", blank=True)
     customer_endpoint_url = models.URLField("customer endpoint", blank=True)
+    # On: the hosted endpoint answers only requests whose flow_token we issued (tokens.py), for
+    # flows sent only from here; off: tokens from the business's own systems work too.
+    requires_our_token = models.BooleanField("only flow tokens we issued", default=False)
     has_validation_errors = models.BooleanField(default=False)
     # Our own checks of flow_json (flowjson.validate), as shown beside Meta's.
     local_messages = models.JSONField(default=list, blank=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -30,6 +31,7 @@ class FlowFields:
     custom_endpoint_url: str
     customer_endpoint_url: str
     flow_json: str
+    requires_our_token: bool = False
 
 
 def check_json(text: str) -> flowjson.Report:
@@ -66,15 +68,8 @@ def save_flow(
                     "This flow was changed by someone else since you opened it. Your text is below; reload to see theirs."
                 )
             flow.lock_version = lock_version + 1
-        for name in (
-            "name",
-            "categories",
-            "endpoint",
-            "custom_endpoint_url",
-            "customer_endpoint_url",
-            "flow_json",
-        ):
-            setattr(flow, name, getattr(fields, name))
+        for field in dataclasses.fields(fields):
+            setattr(flow, field.name, getattr(fields, field.name))
         flow.local_messages = report_messages(report)
         flow.has_validation_errors = bool(report.errors or flow.meta_validation_errors)
         if creating:
@@ -177,13 +172,18 @@ def refresh_flow(flow: Flow, *, client: GraphClient) -> Flow:
     return flow
 
 
-def update_customer_endpoint(flow: Flow, url: str, *, by: object) -> Flow:
-    """Point the hosted endpoint's relay at another customer URL (ours only: Meta never sees it)."""
+def update_endpoint_settings(
+    flow: Flow, *, customer_endpoint_url: str, requires_our_token: bool, by: object
+) -> Flow:
+    """Change what our hosted endpoint does for the flow (ours only: Meta never sees it)."""
     flow.require("update_endpoint")
     with transaction.atomic():
-        flow.customer_endpoint_url = url
-        flow.save(update_fields=["customer_endpoint_url", "updated_at"])
-        FlowChange.objects.create(flow=flow, user=by, action="update_endpoint", detail=url)
+        flow.customer_endpoint_url = customer_endpoint_url
+        flow.requires_our_token = requires_our_token
+        flow.save(update_fields=["customer_endpoint_url", "requires_our_token", "updated_at"])
+        tokens = "only our flow tokens" if requires_our_token else "any flow token"
+        detail = f"{customer_endpoint_url or 'no customer endpoint'}; {tokens}"
+        FlowChange.objects.create(flow=flow, user=by, action="update_endpoint", detail=detail)
     return flow
 
 
@@ -197,6 +197,7 @@ def clone_flow(flow: Flow, *, by: object, client: GraphClient) -> Flow:
         custom_endpoint_url=flow.custom_endpoint_url,
         customer_endpoint_url=flow.customer_endpoint_url,
         flow_json=flow.flow_json,
+        requires_our_token=flow.requires_our_token,
     )
     return save_flow(Flow(waba=flow.waba), fields, by=by, lock_version=None, client=client)
 

@@ -26,7 +26,7 @@ from wabas.access import current_waba
 from wabas.graph import GraphClient, MetaError
 from wabas.views import key_panel_context
 
-from .forms import CustomerEndpointForm, FlowFilterForm, FlowForm, RoleForm, UserCreateForm
+from .forms import EndpointSettingsForm, FlowFilterForm, FlowForm, RoleForm, UserCreateForm
 from .models import Flow, FlowActionNotAllowed
 from .preview import build_preview_from_text
 from .roles import ROLES, role_of
@@ -42,7 +42,7 @@ from .services import (
     refresh_flow,
     report_messages,
     save_flow,
-    update_customer_endpoint,
+    update_endpoint_settings,
 )
 from .stats import endpoint_health, screens_reached
 
@@ -192,6 +192,7 @@ def _fields(form: FlowForm) -> FlowFields:
         custom_endpoint_url=data["custom_endpoint_url"],
         customer_endpoint_url=data["customer_endpoint_url"],
         flow_json=data["flow_json"],
+        requires_our_token=data["requires_our_token"],
     )
 
 
@@ -268,8 +269,11 @@ def flow_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "actions": _actions_for(request, flow),
         "revisions": flow.revisions.select_related("created_by")[:20],
         "changes": flow.changes.select_related("user")[:20],
-        "endpoint_form": CustomerEndpointForm(
-            initial={"customer_endpoint_url": flow.customer_endpoint_url}
+        "endpoint_form": EndpointSettingsForm(
+            initial={
+                "customer_endpoint_url": flow.customer_endpoint_url,
+                "requires_our_token": flow.requires_our_token,
+            }
         ),
         "funnel": _funnel(flow),
         "health": health,
@@ -312,6 +316,7 @@ def _initial(flow: Flow) -> dict:
         "endpoint": flow.endpoint,
         "custom_endpoint_url": flow.custom_endpoint_url,
         "customer_endpoint_url": flow.customer_endpoint_url,
+        "requires_our_token": flow.requires_our_token,
         "flow_json": flow.flow_json,
         "lock_version": flow.lock_version,
     }
@@ -387,15 +392,13 @@ def flow_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 @permission_required("flowsadmin.change_flow", raise_exception=True)
 def flow_endpoint(request: HttpRequest, pk: int) -> HttpResponse:
     flow = _get_flow_for_user(request, pk)
-    form = CustomerEndpointForm(request.POST)
+    form = EndpointSettingsForm(request.POST)
     if not form.is_valid():
-        messages.error(request, " ".join(form.errors["customer_endpoint_url"]))
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
     else:
         try:
-            update_customer_endpoint(
-                flow, form.cleaned_data["customer_endpoint_url"], by=request.user
-            )
-            messages.success(request, "Customer endpoint saved.")
+            update_endpoint_settings(flow, **form.cleaned_data, by=request.user)
+            messages.success(request, "Endpoint settings saved.")
         except FlowActionNotAllowed as exc:
             messages.error(request, str(exc))
     return redirect("flows:detail", pk=flow.pk)

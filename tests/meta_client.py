@@ -42,6 +42,18 @@ class Sealed:
         return json.loads(AESGCM(self.aes_key).decrypt(flipped, base64.b64decode(text), None))
 
 
+def hs256_jwt(claims: dict, secret: str, *, alg: str = "HS256") -> str:
+    """A JWT as Data API 4.0's flow_token_signature is described (endpoint-contract.md §5)."""
+
+    def part(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+    header = part(json.dumps({"alg": alg, "typ": "JWT"}).encode())
+    payload = part(json.dumps(claims).encode())
+    mac = hmac.new(secret.encode(), f"{header}.{payload}".encode(), hashlib.sha256).digest()
+    return f"{header}.{payload}.{part(mac)}"
+
+
 class MetaPhone:
     def __init__(self, public_pem: str, app_secret: str) -> None:
         self.public_key = serialization.load_pem_public_key(public_pem.encode("ascii"))

@@ -27,7 +27,7 @@ from flowsadmin import exchange
 from flowsadmin.models import Flow
 from flowsadmin.tokens import issue_flow_token
 
-from .meta_client import MetaPhone, b64
+from .meta_client import MetaPhone, b64, hs256_jwt
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "flowsadmin" / "examples"
 BUS = (EXAMPLES / "bus-booking.clevertap-endpoint.flow.json").read_text()
@@ -298,6 +298,64 @@ def test_a_token_that_claims_to_be_ours_but_fails_gets_427(phone, bus_flow, waba
     assert answer == {"error_msg": "This form is no longer available."}
     assert not Event.objects.exists()
     assert EndpointError.objects.get(flow=bus_flow).kind == "invalid_token"
+
+
+@pytest.fixture
+def ours_only(bus_flow) -> Flow:
+    bus_flow.requires_our_token = True
+    bus_flow.save()
+    return bus_flow
+
+
+@pytest.mark.parametrize("token", [TOKEN, None], ids=["foreign", "missing"])
+def test_a_flow_that_requires_our_tokens_refuses_others_with_427(phone, ours_only, token):
+    request = exchange_request("welcome_screen", {"next_screen": "seat_selection"}, token)
+    if token is None:
+        del request["flow_token"]
+    status, answer = call(phone, ours_only, request)
+    assert (status, answer) == (427, {"error_msg": "This form is no longer available."})
+    assert "only flow tokens we issued" in EndpointError.objects.get(flow=ours_only).message
+    assert call(phone, ours_only, {"version": "3.0", "action": "ping"})[0] == 200
+
+
+def test_a_flow_that_requires_our_tokens_serves_ours(phone, ours_only):
+    token = issue_flow_token(whatsapp_id="15551234567", flow=ours_only)
+    request = exchange_request("welcome_screen", {"next_screen": "seat_selection"}, token)
+    assert call(phone, ours_only, request) == (
+        200,
+        {"version": "3.0", "screen": "seat_selection", "data": {}},
+    )
+
+
+def signed_request(waba, token: str = TOKEN, **claims: object) -> dict:
+    jwt = hs256_jwt({"flow_token": token, "exp": time.time() + 300} | claims, waba.app_secret)
+    request = exchange_request("welcome_screen", {"next_screen": "seat_selection"}, token)
+    return request | {"version": "4.0", "flow_token_signature": jwt}
+
+
+def test_a_valid_flow_token_signature_is_served(phone, bus_flow, waba):
+    status, answer = call(phone, bus_flow, signed_request(waba))
+    assert (status, answer["screen"]) == (200, "seat_selection")
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [
+        lambda waba: hs256_jwt({"flow_token": TOKEN}, "not-the-app-secret"),
+        lambda waba: hs256_jwt({"flow_token": TOKEN}, waba.app_secret, alg="none"),
+        lambda waba: hs256_jwt({"flow_token": TOKEN, "exp": time.time() - 60}, waba.app_secret),
+        lambda waba: hs256_jwt({"flow_token": "someone-else"}, waba.app_secret),
+        lambda waba: "not.a.jwt",
+        lambda waba: "",
+        lambda waba: 42,
+    ],
+    ids=["other secret", "alg none", "expired", "other token", "garbage", "empty", "number"],
+)
+def test_a_flow_token_signature_that_fails_gets_427(phone, bus_flow, waba, signature):
+    request = signed_request(waba) | {"flow_token_signature": signature(waba)}
+    status, answer = call(phone, bus_flow, request)
+    assert (status, answer) == (427, {"error_msg": "This form is no longer available."})
+    assert "flow_token_signature" in EndpointError.objects.get(flow=bus_flow).message
 
 
 # Bad input: none of it is a 500, and nothing before the signature check is recorded.

@@ -81,22 +81,22 @@ def test_the_server_refuses_what_the_status_table_does_not_allow(
         ("DRAFT", ["Publish", "Delete", "Refresh", "Save draft"], ["Deprecate…"]),
         (
             "PUBLISHED",
-            ["Deprecate…", "Refresh", "Save customer endpoint"],
+            ["Deprecate…", "Refresh", "Save endpoint settings"],
             ["Publish<", "Delete<", "Save draft"],
         ),
         (
             "DEPRECATED",
             ["Refresh"],
-            ["Deprecate…", "Publish<", "Delete<", "Save customer endpoint", "Save draft"],
+            ["Deprecate…", "Publish<", "Delete<", "Save endpoint settings", "Save draft"],
         ),
         (
             "THROTTLED",
-            ["Deprecate…", "Refresh", "Save customer endpoint"],
+            ["Deprecate…", "Refresh", "Save endpoint settings"],
             ["Publish<", "Delete<", "Save draft"],
         ),
         (
             "BLOCKED",
-            ["Deprecate…", "Refresh", "Save customer endpoint"],
+            ["Deprecate…", "Refresh", "Save endpoint settings"],
             ["Publish<", "Delete<", "Save draft"],
         ),
     ],
@@ -145,7 +145,51 @@ def test_a_published_flow_takes_a_new_customer_endpoint(marketer, waba):
     )
     flow.refresh_from_db()
     assert flow.customer_endpoint_url == "https://hotel.example/flows"
-    assert FlowChange.objects.get(flow=flow).action == "update_endpoint"
+    assert not flow.requires_our_token
+    change = FlowChange.objects.get(flow=flow)
+    assert (change.action, change.detail) == (
+        "update_endpoint",
+        "https://hotel.example/flows; any flow token",
+    )
+
+
+def test_a_published_flow_can_be_set_to_accept_only_our_tokens(marketer, waba):
+    flow = Flow.objects.create(
+        waba=waba, name="F", meta_flow_id="1", status="PUBLISHED", flow_json=HOTEL
+    )
+    client = client_for(marketer)
+    page = client.get(reverse("flows:detail", args=[flow.pk])).content.decode()
+    assert "Accept only flow tokens this dashboard issued" in page
+
+    response = client.post(
+        reverse("flows:endpoint", args=[flow.pk]),
+        {"customer_endpoint_url": "", "requires_our_token": "on"},
+        follow=True,
+    )
+
+    assert "Endpoint settings saved." in response.content.decode()
+    flow.refresh_from_db()
+    assert flow.requires_our_token
+    assert FlowChange.objects.get(flow=flow).detail == "no customer endpoint; only our flow tokens"
+    assert "<dd>Only ours</dd>" in response.content.decode()
+
+
+def test_a_draft_saves_its_token_setting_and_a_custom_endpoint_drops_it(sandbox_waba, marketer):
+    client = client_for(marketer)
+    client.post(reverse("flows:create"), form(requires_our_token="on"))
+    hosted = Flow.objects.get()
+    assert hosted.requires_our_token
+    client.post(
+        reverse("flows:detail", args=[hosted.pk]),
+        form(
+            requires_our_token="on",
+            endpoint="CUSTOM",
+            custom_endpoint_url="https://hotel.example/meta",
+            lock_version=hosted.lock_version,
+        ),
+    )
+    hosted.refresh_from_db()
+    assert hosted.endpoint == "CUSTOM" and not hosted.requires_our_token
 
 
 def test_a_campaign_manager_views_flows_but_changes_nothing(campaign_manager, waba):
