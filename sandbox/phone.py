@@ -4,10 +4,11 @@ The play state (screen, its data, the flow token, the answers given so far) live
 so the page is server-rendered and works without JavaScript. What each footer does, as on a phone:
 
 - `navigate`: go to the target screen with the resolved payload as its data; no server is called;
-- `data_exchange` (and INIT when asked for): build the clear request, encrypt it as Meta does
-  (endpoint-contract.md §3.5: fresh AES-128 key and 16-byte IV, RSA-OAEP-SHA256 with the business public
-  key uploaded to the sandbox, signed with the app secret), POST it over HTTP to the flow's data-exchange
-  URL, decrypt the answer with the inverted IV and draw the screen it names;
+- `data_exchange` (and INIT when asked for, or when the first screen needs the endpoint's data): build
+  the clear request, encrypt it as Meta does (endpoint-contract.md §3.5: fresh AES-128 key and 16-byte
+  IV, RSA-OAEP-SHA256 with the business public key uploaded to the sandbox, signed with the app secret),
+  POST it over HTTP to the flow's data-exchange URL, decrypt the answer with the inverted IV and draw the
+  screen it names;
 - `complete`: send the signed `messages` webhook carrying the `nfm_reply` (webhooks.md §4) from the typed
   WhatsApp id, through `send_webhook`, so it is recorded on the sandbox page and delivered like any other.
 
@@ -171,6 +172,19 @@ def first_screen(flow_json: dict) -> str:
             if screen_id in routing and screen_id not in targets:
                 return screen_id
     return ids[0] if ids else ""
+
+
+def needs_init(flow_json: dict) -> bool:
+    """Whether the flow's first screen declares data, which only the endpoint's INIT answer can give.
+
+    On WhatsApp a `navigate` message can carry that data in its flow_action_payload; the phone has no
+    message to take it from, so such a flow always opens with INIT.
+    """
+    if "data_api_version" not in flow_json:
+        return False
+    first = first_screen(flow_json)
+    screen = next((s for s in raw_screens(flow_json) if s.get("id") == first), {})
+    return isinstance(screen.get("data"), dict) and bool(screen["data"])
 
 
 def draw_screen(flow_json: dict, screen_id: str, data: dict, values: dict) -> Screen | None:
@@ -558,6 +572,7 @@ def phone(request: HttpRequest, pk: int) -> HttpResponse:
         "field_prefix": FIELD_PREFIX,
         "default_whatsapp_id": (state or {}).get("whatsapp_id") or DEFAULT_WHATSAPP_ID,
         "uses_endpoint": "data_api_version" in flow_json,
+        "needs_init": needs_init(flow_json),
         "has_screens": bool(screen_ids(flow_json)),
         "account": business.account,
         "endpoint_url": flow.data_exchange_url(),
@@ -582,7 +597,8 @@ def _act(request: HttpRequest, flow: OurFlow, flow_json: dict) -> HttpResponse:
             return redirect("sandbox:phone", pk=flow.pk)
         state = new_state(flow, whatsapp_id)
         try:
-            start(flow, business, flow_json, state, request.POST.get("init") == "on")
+            with_init = request.POST.get("init") == "on" or needs_init(flow_json)
+            start(flow, business, flow_json, state, with_init)
         except PhoneError as exc:
             state["error"] = str(exc)
             if not state["screen"] and not state["finished"]:

@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from . import graph, phone, views
+from . import customer, graph, phone, views
 
 app_name = "sandbox"
 
@@ -10,6 +10,8 @@ urlpatterns = [
     path("faults/", views.faults, name="faults"),
     path("phone/<int:pk>/", phone.phone, name="phone"),
     path("phone/meta/<str:flow_id>/", phone.by_meta_id, name="phone_by_meta_id"),
+    # A customer's own endpoint for the weather example flow, for our hosted endpoint to relay to.
+    path("customer/weather/", customer.weather_endpoint, name="customer_weather"),
     path("preview/<str:token>/", views.preview, name="preview"),
     path("assets/<str:token>/flow.json", views.asset, name="asset"),
     # The Graph API: /sandbox/graph/v23.0/<object id>[/<edge>]; ids may contain a colon (upload:...).

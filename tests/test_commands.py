@@ -36,6 +36,11 @@ def test_seed_demo_creates_everything_a_newcomer_needs_and_is_idempotent(db, dja
         "Weather or age",
     ]
     assert set(Flow.objects.values_list("status", flat=True)) == {"DRAFT"}
+    # The weather example relays to the sandbox's stand-in for the customer's server.
+    assert Flow.objects.get(name="Weather or age").customer_endpoint_url == (
+        "http://127.0.0.1:8000/sandbox/customer/weather/"
+    )
+    assert Flow.objects.get(name="Bus booking").customer_endpoint_url == ""
     assert django_user_model.objects.count() == 3
     for output in (first, second):
         assert "admin      demo-admin-2026" in output

@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.urls import reverse
 
 from flowsadmin.models import Flow
 from flowsadmin.roles import ADMIN, CAMPAIGN_MANAGER, MARKETER, sync_roles
@@ -30,6 +31,8 @@ DEMO_FLOWS = [
     ("Bus booking", ["APPOINTMENT_BOOKING"], "bus-booking.clevertap-endpoint.flow.json"),
     ("Weather or age", ["OTHER"], "weather-or-age.customer-endpoint.flow.json"),
 ]
+# Flows our endpoint relays to a customer's server: here the sandbox's stand-in for it (by URL name).
+CUSTOMER_ENDPOINTS = {"Weather or age": "sandbox:customer_weather"}
 
 
 class Command(BaseCommand):
@@ -112,12 +115,16 @@ class Command(BaseCommand):
 
     def _flows(self, waba: Waba, admin: object) -> None:
         for name, categories, filename in DEMO_FLOWS:
+            url_name = CUSTOMER_ENDPOINTS.get(name)
             Flow.objects.get_or_create(
                 waba=waba,
                 name=name,
                 defaults={
                     "categories": categories,
                     "flow_json": (EXAMPLES / filename).read_text(encoding="utf-8"),
+                    "customer_endpoint_url": (
+                        settings.PUBLIC_BASE_URL + reverse(url_name) if url_name else ""
+                    ),
                     "created_by": admin,
                 },
             )
