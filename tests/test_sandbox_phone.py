@@ -14,6 +14,7 @@ from audience.models import EndpointError, Event, Profile
 from flowsadmin import exchange
 from flowsadmin.models import Flow
 from flowsadmin.tokens import read_flow_token
+from sandbox import phone
 from sandbox.models import SentWebhook
 
 from .conftest import client_for
@@ -157,6 +158,21 @@ def test_init_opens_the_first_screen_through_the_endpoint(sandbox_waba, admin_us
     client = client_for(admin_user)
     text = act(client, flow, op="start", whatsapp_id=WA_ID, init="on")
     assert "Book your journey" in text and "INIT" in text
+
+
+def test_a_data_api_4_flow_is_played_with_a_flow_token_signature(
+    sandbox_waba, admin_user, monkeypatch
+):
+    """Data API 4.0: the phone signs the flow token as Meta does, and our endpoint checks it."""
+    bus = json.loads(BUS) | {"data_api_version": "4.0"}
+    flow = published(sandbox_waba, "Bus booking", json.dumps(bus))
+    client = client_for(admin_user)
+    assert "Book your journey" in act(client, flow, op="start", whatsapp_id=WA_ID, init="on")
+
+    monkeypatch.setattr(phone, "token_signature", lambda token, secret: "forged.jwt.value")
+    text = act(client, flow, op="start", whatsapp_id=WA_ID, init="on")
+    assert "This form is no longer available." in text
+    assert EndpointError.objects.get(flow=flow).kind == "invalid_token"
 
 
 def test_an_endpoint_error_is_shown_on_the_phone(sandbox_waba, admin_user):
