@@ -35,7 +35,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt
 
-from . import tasks
+from . import services, tasks
 from .models import (
     THROTTLED_SENDS_PER_HOUR,
     Account,
@@ -659,64 +659,17 @@ def _flow_fields(call: Call, flow: Flow, default: list[str]) -> dict:
         "json_version": lambda m: flow.json_version or None,
         "data_api_version": lambda m: flow.data_api_version or None,
         endpoint_field: lambda m: flow.endpoint_uri or None,
-        "preview": lambda m: _preview(call, flow, invalidate=m.get("invalidate") == "true"),
+        "preview": lambda m: flow.preview(
+            call.absolute("/").rstrip("/"), invalidate=m.get("invalidate") == "true"
+        ),
         "whatsapp_business_account": lambda m: _waba_summary(account),
         "application": lambda m: (
             {"id": account.app_id, "name": "Sandbox app"} if account.app_id else None
         ),
-        "health_status": lambda m: _health(flow),
+        "health_status": lambda m: flow.health_status(),
         "updated_at": lambda m: meta_time(flow.updated_at),
     }
     return _select(call, "flow", getters, default)
-
-
-def _preview(call: Call, flow: Flow, *, invalidate: bool) -> dict:
-    """The same link until it expires; `preview.invalidate(true)` makes a new one."""
-    if invalidate or not flow.preview_is_valid():
-        flow.renew_preview()
-    return {
-        "preview_url": call.absolute(reverse("sandbox:preview", args=[flow.preview_token])),
-        "expires_at": meta_time(flow.preview_expires_at),
-    }
-
-
-def _health(flow: Flow) -> dict:
-    account = flow.account
-    flow_entity: dict[str, object] = {
-        "entity_type": "FLOW",
-        "id": flow.flow_id,
-        "can_send_message": flow.can_send_message,
-    }
-    if flow.status in (Flow.Status.THROTTLED, Flow.Status.BLOCKED):
-        code, title = (
-            (132069, "Flow is throttled")
-            if flow.status == Flow.Status.THROTTLED
-            else (132068, "Flow is blocked")
-        )
-        flow_entity["errors"] = [
-            {
-                "error_code": code,
-                "error_description": flow.status_reason or title,
-                "possible_solution": "Check the flow endpoint's health (errors, latency, availability).",
-            }
-        ]
-    entities = [
-        flow_entity,
-        {"entity_type": "WABA", "id": account.waba_id, "can_send_message": "AVAILABLE"},
-    ]
-    if account.app_id:
-        entities.append(
-            {"entity_type": "APP", "id": account.app_id, "can_send_message": "AVAILABLE"}
-        )
-    worst = next(
-        (
-            level
-            for level in ("BLOCKED", "LIMITED")
-            if any(e["can_send_message"] == level for e in entities)
-        ),
-        "AVAILABLE",
-    )
-    return {"can_send_message": worst, "entities": entities}
 
 
 def _require(flow: Flow, action: str, code: int, title: str) -> None:
@@ -799,29 +752,12 @@ def list_flow_assets(call: Call, flow: Flow) -> dict:
 
 @route("flow", "publish", "POST")
 def publish_flow(call: Call, flow: Flow) -> dict:
-    """POST /{flow-id}/publish: every 139002 check Meta makes that the sandbox can know about."""
+    """POST /{flow-id}/publish: Meta's checks (services.publish_flow), refusals answered as 139002."""
     _require(flow, "publish", 139002, "Flow can't be published")
-
-    def refuse(user_msg: str) -> GraphError:
-        return flow_error(139002, "Flow can't be published", user_msg)
-
-    if not flow.flow_json:
-        raise refuse("The Flow has no Flow JSON; upload it before publishing.")
-    if flow.validation_errors:
-        raise refuse("Publishing Flow with validation errors")
-    if flow.is_frozen_version:
-        raise refuse(
-            f"Flow JSON version {flow.json_version} is frozen and can no longer be published."
-        )
-    if flow.data_api_version:
-        phones = list(flow.account.phone_numbers.all())
-        if not flow.endpoint_uri:
-            raise refuse("The Flow uses an endpoint (data_api_version) but has no endpoint_uri.")
-        if not phones:
-            raise refuse("The WhatsApp Business Account has no phone number.")
-        if not any(phone.business_public_key for phone in phones):
-            raise refuse("Missing Flows Signed Public Key: upload the business public key first.")
-    move_flow(flow, Flow.Status.PUBLISHED)
+    try:
+        services.publish_flow(flow)
+    except services.PublishRefused as exc:
+        raise flow_error(139002, "Flow can't be published", str(exc)) from None
     return {"success": True}
 
 
@@ -858,9 +794,7 @@ def set_public_key(call: Call, phone: PhoneNumber) -> dict:
         key = None
     if not isinstance(key, rsa.RSAPublicKey) or key.key_size != 2048:
         raise invalid("Param business_public_key is an invalid 2048-bit PEM key.")
-    phone.business_public_key = pem
-    phone.key_uploaded_at = timezone.now()
-    phone.save(update_fields=["business_public_key", "key_uploaded_at"])
+    phone.store_public_key(pem)
     return {"success": True}
 
 

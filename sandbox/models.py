@@ -11,6 +11,7 @@ from datetime import UTC, timedelta
 
 from django.conf import settings
 from django.db import models
+from django.urls import reverse
 from django.utils import timezone
 
 from wabas.fields import EncryptedTextField
@@ -86,6 +87,12 @@ class PhoneNumber(models.Model):
     def digits(self) -> str:
         """The number as Meta writes it in webhooks: digits only."""
         return "".join(ch for ch in self.display_phone_number if ch.isdigit())
+
+    def store_public_key(self, pem: str) -> None:
+        """Keep the business public key Meta encrypts with for this number; callers check it first."""
+        self.business_public_key = pem
+        self.key_uploaded_at = timezone.now()
+        self.save(update_fields=["business_public_key", "key_uploaded_at"])
 
 
 class FlowStateError(Exception):
@@ -190,6 +197,54 @@ class Flow(models.Model):
         )
         self.save(update_fields=["status", "status_reason", "updated_at"])
         return old
+
+    def preview(self, base_url: str, *, invalidate: bool = False) -> dict:
+        """The `preview` field of GET /{flow-id}: the same link until it expires, or a new one on request."""
+        if invalidate or not self.preview_is_valid():
+            self.renew_preview()
+        return {
+            "preview_url": base_url + reverse("sandbox:preview", args=[self.preview_token]),
+            "expires_at": meta_time(self.preview_expires_at),
+        }
+
+    def health_status(self) -> dict:
+        """The `health_status` field of GET /{flow-id}: the flow's entry, its account's and its app's."""
+        account = self.account
+        flow_entity: dict[str, object] = {
+            "entity_type": "FLOW",
+            "id": self.flow_id,
+            "can_send_message": self.can_send_message,
+        }
+        if self.status in (self.Status.THROTTLED, self.Status.BLOCKED):
+            code, title = (
+                (132069, "Flow is throttled")
+                if self.status == self.Status.THROTTLED
+                else (132068, "Flow is blocked")
+            )
+            flow_entity["errors"] = [
+                {
+                    "error_code": code,
+                    "error_description": self.status_reason or title,
+                    "possible_solution": "Check the flow endpoint's health (errors, latency, availability).",
+                }
+            ]
+        entities = [
+            flow_entity,
+            {"entity_type": "WABA", "id": account.waba_id, "can_send_message": "AVAILABLE"},
+        ]
+        if account.app_id:
+            entities.append(
+                {"entity_type": "APP", "id": account.app_id, "can_send_message": "AVAILABLE"}
+            )
+        worst = next(
+            (
+                level
+                for level in ("BLOCKED", "LIMITED")
+                if any(e["can_send_message"] == level for e in entities)
+            ),
+            "AVAILABLE",
+        )
+        return {"can_send_message": worst, "entities": entities}
 
     def preview_is_valid(self) -> bool:
         return self.preview_expires_at is not None and self.preview_expires_at > timezone.now()

@@ -135,43 +135,81 @@ def _error_rate_alert(flow: Flow, status: str) -> dict:
     }
 
 
-def save_new_flow(flow: Flow) -> Flow:
+def save_new_flow(flow: Flow, *, notify: bool = True) -> Flow:
     """Store a flow Meta just created and announce it: FLOW_STATUS_CHANGE to DRAFT, no old status.
 
-    Raises IntegrityError when the account already has a flow of that name.
+    notify=False sends no webhook (see `publish_flow`). Raises IntegrityError when the account
+    already has a flow of that name.
     """
     with transaction.atomic():
         flow.save()
-        send_webhook(
-            flow.account,
-            "flows",
-            {
-                "event": "FLOW_STATUS_CHANGE",
-                "message": f"Flow {flow.name} was created with status {flow.status}",
-                "flow_id": flow.flow_id,
-                "new_status": flow.status,
-            },
-        )
+        if notify:
+            send_webhook(
+                flow.account,
+                "flows",
+                {
+                    "event": "FLOW_STATUS_CHANGE",
+                    "message": f"Flow {flow.name} was created with status {flow.status}",
+                    "flow_id": flow.flow_id,
+                    "new_status": flow.status,
+                },
+            )
     return flow
 
 
-def move_flow(flow: Flow, status: str, *, reason: str = "") -> Flow:
-    """Change a flow's status and send FLOW_STATUS_CHANGE with the old and new status."""
+def move_flow(flow: Flow, status: str, *, reason: str = "", notify: bool = True) -> Flow:
+    """Change a flow's status and send FLOW_STATUS_CHANGE with the old and new status (unless notify=False)."""
     with transaction.atomic():
         old = flow.move_to(status, reason=reason)
-        message = f"Flow {flow.name} changed status from {old} to {status}"
-        send_webhook(
-            flow.account,
-            "flows",
-            {
-                "event": "FLOW_STATUS_CHANGE",
-                "message": f"{message}: {reason}" if reason else message,
-                "flow_id": flow.flow_id,
-                "old_status": old,
-                "new_status": status,
-            },
-        )
+        if notify:
+            message = f"Flow {flow.name} changed status from {old} to {status}"
+            send_webhook(
+                flow.account,
+                "flows",
+                {
+                    "event": "FLOW_STATUS_CHANGE",
+                    "message": f"{message}: {reason}" if reason else message,
+                    "flow_id": flow.flow_id,
+                    "old_status": old,
+                    "new_status": status,
+                },
+            )
     return flow
+
+
+class PublishRefused(Exception):
+    """Meta would not publish this draft; the message is Meta's error_user_msg (code 139002)."""
+
+
+def publish_flow(flow: Flow, *, notify: bool = True) -> Flow:
+    """Publish a draft after every check Meta makes that the sandbox can know about.
+
+    Raises FlowStateError for a flow that is not a draft and PublishRefused for one Meta would refuse.
+    notify=False sends no FLOW_STATUS_CHANGE webhook: for state set up while nobody is listening
+    (seed_demo runs before the server), where a late, retried delivery could only undo it.
+    """
+    flow.require("publish")
+    if not flow.flow_json:
+        raise PublishRefused("The Flow has no Flow JSON; upload it before publishing.")
+    if flow.validation_errors:
+        raise PublishRefused("Publishing Flow with validation errors")
+    if flow.is_frozen_version:
+        raise PublishRefused(
+            f"Flow JSON version {flow.json_version} is frozen and can no longer be published."
+        )
+    if flow.data_api_version:
+        phones = list(flow.account.phone_numbers.all())
+        if not flow.endpoint_uri:
+            raise PublishRefused(
+                "The Flow uses an endpoint (data_api_version) but has no endpoint_uri."
+            )
+        if not phones:
+            raise PublishRefused("The WhatsApp Business Account has no phone number.")
+        if not any(phone.business_public_key for phone in phones):
+            raise PublishRefused(
+                "Missing Flows Signed Public Key: upload the business public key first."
+            )
+    return move_flow(flow, Flow.Status.PUBLISHED, notify=notify)
 
 
 def send_webhook(account: Account, field: str, value: dict) -> SentWebhook:

@@ -5,15 +5,21 @@ from __future__ import annotations
 import io
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from flowsadmin.models import Flow
+from flowsadmin import exchange
+from flowsadmin.models import Flow, FlowChange
 from flowsadmin.roles import ROLE_PERMISSIONS
+from sandbox.models import Flow as MetaFlow
+from sandbox.models import PhoneNumber as MetaPhone
+from sandbox.models import SentWebhook
 from wabas.models import KeyPair, PhoneNumber, Waba
 
 from .conftest import client_for
+from .test_sandbox_phone import act
 
 
 def run(*args: str, **options: object) -> str:
@@ -35,7 +41,7 @@ def test_seed_demo_creates_everything_a_newcomer_needs_and_is_idempotent(db, dja
         "Hotel feedback",
         "Weather or age",
     ]
-    assert set(Flow.objects.values_list("status", flat=True)) == {"DRAFT"}
+    assert set(Flow.objects.values_list("status", flat=True)) == {"PUBLISHED"}
     # The weather example relays to the sandbox's stand-in for the customer's server.
     assert Flow.objects.get(name="Weather or age").customer_endpoint_url == (
         "http://127.0.0.1:8000/sandbox/customer/weather/"
@@ -46,6 +52,152 @@ def test_seed_demo_creates_everything_a_newcomer_needs_and_is_idempotent(db, dja
         assert "admin      demo-admin-2026" in output
         assert "marketer   demo-marketer-2026" in output
         assert "campaigns  demo-campaigns-2026" in output
+
+
+def test_seed_demo_publishes_the_example_flows_here_and_on_the_sandbox_with_the_same_json(db):
+    run("seed_demo")
+    for flow in Flow.objects.all():
+        meta = MetaFlow.objects.get(flow_id=flow.meta_flow_id)
+        assert (flow.status, meta.status) == ("PUBLISHED", "PUBLISHED")
+        assert meta.account.waba_id == flow.waba.meta_waba_id
+        assert (meta.name, meta.categories) == (flow.name, flow.categories)
+        assert meta.flow_json == flow.flow_json and meta.validation_errors == []
+        # As a refresh would leave it: Meta's verdict, preview link and health, and when.
+        assert flow.meta_validation_errors == [] and not flow.has_validation_errors
+        assert flow.preview_url.startswith("http://127.0.0.1:8000/sandbox/")
+        assert flow.health_status["can_send_message"] == "AVAILABLE"
+        assert flow.synced_at is not None
+        assert flow.changes.get().action == "publish"
+    # Flows with an endpoint point Meta at our hosted endpoint; the static one has none.
+    endpoints = dict(MetaFlow.objects.values_list("name", "endpoint_uri"))
+    assert endpoints["Hotel feedback"] == ""
+    for name in ("Bus booking", "Weather or age"):
+        assert endpoints[name] == Flow.objects.get(name=name).data_exchange_url()
+    # Nobody listens while the seed runs, so the sandbox sends no webhooks about it.
+    assert not SentWebhook.objects.exists()
+
+
+def test_seed_demo_registers_the_public_key_on_the_sandbox_number(client, db):
+    run("seed_demo")
+    waba = Waba.objects.get()
+    meta_phone = MetaPhone.objects.get(phone_number_id="200000000000001")
+    assert meta_phone.business_public_key == waba.key_pair.public_pem
+    assert meta_phone.key_uploaded_at is not None
+    assert PhoneNumber.objects.get().key_status == "REGISTERED"
+    assert client.login(username="admin", password="demo-admin-2026")
+    page = client.get(reverse("wabas:detail", args=[waba.pk])).content.decode()
+    assert '<span class="badge REGISTERED">Registered</span>' in page
+
+
+def snapshot() -> list:
+    """Every row the seed writes about flows and keys, on both sides, with its timestamps."""
+    return [
+        list(Flow.objects.order_by("pk").values()),
+        list(FlowChange.objects.order_by("pk").values()),
+        list(MetaFlow.objects.order_by("pk").values()),
+        list(PhoneNumber.objects.order_by("pk").values()),
+        list(MetaPhone.objects.order_by("pk").values()),
+        list(SentWebhook.objects.values()),
+    ]
+
+
+def test_a_second_seed_changes_nothing(db):
+    run("seed_demo")
+    before = snapshot()
+    output = run("seed_demo")
+    assert snapshot() == before
+    assert "Published" not in output
+
+
+def as_an_older_seed_left_it() -> None:
+    """Local drafts without a Flow ID, nothing on the sandbox, the key registration pending."""
+    MetaFlow.objects.all().delete()
+    FlowChange.objects.all().delete()
+    Flow.objects.update(
+        status="DRAFT", meta_flow_id="", preview_url="", health_status={}, synced_at=None
+    )
+    MetaPhone.objects.update(business_public_key="", key_uploaded_at=None)
+    PhoneNumber.objects.update(key_status="PENDING", key_checked_at=None)
+
+
+def test_an_older_seeds_local_drafts_are_put_on_the_sandbox_and_published(db):
+    run("seed_demo")
+    as_an_older_seed_left_it()
+    pks = set(Flow.objects.values_list("pk", flat=True))
+
+    output = run("seed_demo")
+
+    assert set(Flow.objects.values_list("pk", flat=True)) == pks
+    assert set(Flow.objects.values_list("status", flat=True)) == {"PUBLISHED"}
+    assert MetaFlow.objects.count() == 3
+    assert set(MetaFlow.objects.values_list("flow_id", flat=True)) == set(
+        Flow.objects.values_list("meta_flow_id", flat=True)
+    )
+    assert set(MetaFlow.objects.values_list("status", flat=True)) == {"PUBLISHED"}
+    assert MetaPhone.objects.get().business_public_key == Waba.objects.get().key_pair.public_pem
+    assert PhoneNumber.objects.get().key_status == "REGISTERED"
+    assert "Published Hotel feedback (Flow ID " in output
+
+
+def test_a_draft_already_saved_to_the_sandbox_keeps_its_flow_id(db):
+    run("seed_demo")
+    as_an_older_seed_left_it()
+    # The hotel flow was saved once from the dashboard: a draft on Meta with an id and no JSON yet.
+    hotel = Flow.objects.get(name="Hotel feedback")
+    saved = MetaFlow.objects.create(
+        account=MetaPhone.objects.get().account, name=hotel.name, categories=hotel.categories
+    )
+    Flow.objects.filter(pk=hotel.pk).update(meta_flow_id=saved.flow_id)
+
+    run("seed_demo")
+
+    saved.refresh_from_db()
+    assert Flow.objects.get(pk=hotel.pk).meta_flow_id == saved.flow_id
+    assert (saved.status, saved.flow_json) == ("PUBLISHED", hotel.flow_json)
+    assert MetaFlow.objects.filter(name="Hotel feedback").count() == 1
+
+
+def test_seed_demo_writes_nothing_to_meta_for_a_waba_moved_off_the_sandbox(db):
+    run("seed_demo")
+    as_an_older_seed_left_it()
+    Waba.objects.update(graph_base_url="https://graph.facebook.com")
+
+    output = run("seed_demo")
+
+    assert "not the sandbox" in output
+    assert set(Flow.objects.values_list("status", "meta_flow_id")) == {("DRAFT", "")}
+    assert not MetaFlow.objects.exists()
+    assert MetaPhone.objects.get().business_public_key == ""
+    assert PhoneNumber.objects.get().key_status == "PENDING"
+
+
+def test_the_hotel_flow_starts_on_the_sandbox_phone_right_after_the_seed(db):
+    run("seed_demo")
+    client = client_for(get_user_model().objects.get(username="admin"))
+    hotel = Flow.objects.get(name="Hotel feedback")
+    text = act(client, hotel, op="start", whatsapp_id="15551234567")
+    assert "Feedback 1 of 2" in text and "Would you recommend us to a friend?" in text
+
+
+@pytest.fixture
+def served_demo(live_server, settings, transactional_db):
+    """The demo seeded for a live server, as `make run` serves it."""
+    settings.PUBLIC_BASE_URL = live_server.url
+    settings.ALLOW_PRIVATE_CUSTOMER_ENDPOINTS = True
+    exchange.private_key.cache_clear()
+    exchange.forget_hosted_flows()
+    run("seed_demo")
+    yield
+    exchange.forget_hosted_flows()
+
+
+def test_the_weather_flow_opens_through_our_endpoint_right_after_the_seed(served_demo):
+    # The sandbox phone encrypts with the key the seed put on the sandbox number; our endpoint
+    # decrypts and relays INIT to the sandbox's weather stub.
+    client = client_for(get_user_model().objects.get(username="admin"))
+    weather = Flow.objects.get(name="Weather or age")
+    text = act(client, weather, op="start", whatsapp_id="15551234567")
+    assert "What would you like to check?" in text and ">INIT<" in text
 
 
 def test_the_demo_admin_signs_in_and_sees_the_demo_waba_and_its_keys(client, db):

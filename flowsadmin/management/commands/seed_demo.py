@@ -10,12 +10,14 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.urls import reverse
 
-from flowsadmin.models import Flow
+from flowsadmin.models import Flow, FlowChange
 from flowsadmin.roles import ADMIN, CAMPAIGN_MANAGER, MARKETER, sync_roles
-from sandbox.services import ensure_account
+from sandbox.models import Account
+from sandbox.models import Flow as MetaFlow
+from sandbox.services import PublishRefused, ensure_account, publish_flow, save_new_flow
+from sandbox.validation import FlowJsonSyntaxError, validate
 from wabas.models import PhoneNumber, Waba
 from wabas.services import create_waba
-from wabas.tasks import register_public_keys
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -35,8 +37,16 @@ DEMO_FLOWS = [
 CUSTOMER_ENDPOINTS = {"Weather or age": "sandbox:customer_weather"}
 
 
+def sandbox_graph_url() -> str:
+    """The Graph API base URL of the sandbox Meta, which this same app serves under /sandbox/."""
+    return f"{settings.PUBLIC_BASE_URL}/sandbox/graph"
+
+
 class Command(BaseCommand):
-    help = "Create the demo users, a demo WABA on the sandbox Meta with its key pair, a phone number and the example flows. Safe to run again."
+    help = (
+        "Create the demo users, a demo WABA on the sandbox Meta with its key pair registered, a phone "
+        "number and the example flows, published. Safe to run again."
+    )
 
     def handle(self, **options: object) -> None:
         if not settings.SANDBOX_ENABLED:
@@ -48,12 +58,19 @@ class Command(BaseCommand):
             admin = self._users()
             waba = self._waba()
             self._flows(waba, admin)
-            self._sandbox_account(waba)
-            unregistered = waba.phone_numbers.exclude(key_status=PhoneNumber.KeyStatus.REGISTERED)
-            # Meta must know the public key before it can encrypt anything for our endpoint. A worker
-            # retries until the server is up; in-process tasks would fail now, before it starts.
-            if not settings.CELERY_TASK_ALWAYS_EAGER:
-                register_public_keys(unregistered)
+            account = self._sandbox_account(waba)
+            # The server is not up yet, so nothing can reach the sandbox over HTTP: write Meta's side
+            # in-process instead. Only ever to the sandbox, never to a Meta the WABA was moved to.
+            if waba.graph_base_url.rstrip("/") == sandbox_graph_url():
+                self._register_keys(waba, account)
+                demo_names = [name for name, _, _ in DEMO_FLOWS]
+                for flow in waba.flows.filter(name__in=demo_names).order_by("pk"):
+                    self._publish(flow, account)
+            else:
+                self.stdout.write(
+                    f"The demo WABA talks to {waba.graph_base_url}, not the sandbox: its keys and "
+                    "flows were left as they are."
+                )
         self.stdout.write(
             f"Demo WABA: {waba.name} ({waba.meta_waba_id}), key {waba.key_pair.fingerprint[:23]}…"
         )
@@ -79,7 +96,7 @@ class Command(BaseCommand):
                     name="Demo Hotel",
                     meta_waba_id=DEMO_WABA_ID,
                     # The sandbox Meta is served by this same app under /sandbox/.
-                    graph_base_url=f"{settings.PUBLIC_BASE_URL}/sandbox/graph",
+                    graph_base_url=sandbox_graph_url(),
                     graph_api_version="v23.0",
                     meta_app_id="300000000000001",
                     access_token="demo-" + secrets.token_urlsafe(24),
@@ -99,9 +116,9 @@ class Command(BaseCommand):
         )
         return waba
 
-    def _sandbox_account(self, waba: Waba) -> None:
+    def _sandbox_account(self, waba: Waba) -> Account:
         """The sandbox plays Meta: it must hold the same account, token and app secret as the WABA."""
-        ensure_account(
+        return ensure_account(
             waba_id=waba.meta_waba_id,
             name=waba.name,
             access_token=waba.access_token,
@@ -128,3 +145,70 @@ class Command(BaseCommand):
                     "created_by": admin,
                 },
             )
+
+    def _register_keys(self, waba: Waba, account: Account) -> None:
+        """Store the WABA's public key on its sandbox numbers, as register_public_key_task would."""
+        public_pem = waba.key_pair.public_pem
+        meta_phones = {p.phone_number_id: p for p in account.phone_numbers.all()}
+        for phone in waba.phone_numbers.all():
+            meta_phone = meta_phones[phone.meta_phone_number_id]
+            if meta_phone.business_public_key != public_pem:
+                meta_phone.store_public_key(public_pem)
+            if phone.key_status != PhoneNumber.KeyStatus.REGISTERED:
+                phone.mark_key_registered()
+
+    def _publish(self, flow: Flow, account: Account) -> None:
+        """Put a local draft on the sandbox Meta and publish it on both sides, as saving, publishing
+        and refreshing it from the dashboard would. Flows past draft here are left alone."""
+        if flow.status != Flow.Status.DRAFT:
+            return
+        meta = (
+            account.flows.filter(flow_id=flow.meta_flow_id).first() if flow.meta_flow_id else None
+        )
+        # An older seed's drafts have no Flow ID; Meta's names are unique per account.
+        meta = meta or account.flows.filter(name=flow.name).first()
+        meta = meta or MetaFlow(account=account, name=flow.name)
+        if meta.can("update"):
+            # A draft on Meta takes our latest metadata and JSON, as a save in the editor would.
+            try:
+                result = validate(flow.flow_json)
+            except FlowJsonSyntaxError as exc:
+                self.stdout.write(
+                    f"{flow.name} stays a local draft: its JSON is not valid ({exc})."
+                )
+                return
+            meta.categories = flow.categories
+            meta.endpoint_uri = flow.data_exchange_url() if result.data_api_version else ""
+            meta.set_json(
+                flow.flow_json,
+                errors=result.errors,
+                version=result.version,
+                data_api_version=result.data_api_version,
+            )
+            # No webhooks: nobody listens yet, and a retried "created as DRAFT" delivered after the
+            # publish would move our flow back to draft.
+            if meta.pk:
+                meta.save()
+            else:
+                save_new_flow(meta, notify=False)
+            try:
+                publish_flow(meta, notify=False)
+            except PublishRefused as exc:
+                self.stdout.write(f"{flow.name} stays a draft on the sandbox: {exc}")
+        flow.meta_flow_id = meta.flow_id
+        flow.save(update_fields=["meta_flow_id"])
+        if meta.status == MetaFlow.Status.PUBLISHED:
+            flow.mark_published()
+            FlowChange.objects.create(
+                flow=flow, action="publish", detail="seed_demo, on the sandbox"
+            )
+            self.stdout.write(f"Published {flow.name} (Flow ID {meta.flow_id}).")
+        # What a refresh reads from GET /{flow-id}.
+        flow.apply_meta_state(
+            {
+                "status": meta.status,
+                "validation_errors": meta.validation_errors,
+                "preview": meta.preview(settings.PUBLIC_BASE_URL),
+                "health_status": meta.health_status(),
+            }
+        )
