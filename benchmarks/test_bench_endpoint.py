@@ -7,8 +7,10 @@ and encrypted before the clock starts. Printed side by side from the same run:
 - the floor: one core, in-process, the RSA-OAEP decryption of the key plus the AES-GCM work of one
   request and its answer, the key already parsed; measured again just before every load run;
 - per scenario and concurrency, the median of three runs: requests per second, the worker's CPU
-  time per request, p50/p99 latency, and the ratios to the floor (targets per busy core: ping >= 50 %, data_exchange with
-  ingestion >= 35 %; p99 < 10 ms at concurrency 4);
+  time per request, p50/p99 latency, and the ratios to the floor (targets per busy core: ping >= 50 %,
+  data_exchange with ingestion >= 35 %; p99 < 10 ms at concurrency 4);
+- the same for a minimal ping endpoint (benchmarks/minimal_endpoint.py) under the same gunicorn: the
+  ceiling this server allows, so the gap that is ours can be told from the server's;
 - events ingested per second from completion webhooks.
 
 BENCH_WSGI names another WSGI module to serve (default flowsadmin.wsgi), to compare a different
@@ -18,6 +20,7 @@ request path with the same load.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import shutil
@@ -65,32 +68,15 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
-@pytest.fixture
-def server():
-    """gunicorn, one sync worker on one core, serving the test database; yields (url, worker pid)."""
-    db = connection.settings_dict
+@contextlib.contextmanager
+def gunicorn(module: str, extra_env: dict[str, str] | None = None):
+    """gunicorn serving `module`, one sync worker on one core; yields (url, worker pid)."""
     port = free_port()
-    env = os.environ | {
-        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "DEBUG": "false",
-        "HTTPS_ONLY": "false",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "LOG_LEVEL": "WARNING",
-        # As in production, not as in the test settings: the endpoint's numbers go to Redis once a
-        # second. Webhooks are processed in the request (CELERY_TASK_ALWAYS_EAGER from the test
-        # settings), so the webhook figure below is receipt plus ingestion, end to end.
-        "FLOW_STATS_FLUSH_SECONDS": "1.0",
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        os.environ.get("BENCH_WSGI", "flowsadmin.wsgi"),
-        "--workers",
-        "1",
-    ]
+    command = [sys.executable, "-m", "gunicorn", module, "--workers", "1"]
     command += ["--worker-class", "sync", "--bind", f"127.0.0.1:{port}", "--backlog", "2048"]
-    process = subprocess.Popen(pinned(0, command), cwd=ROOT, env=env)
+    process = subprocess.Popen(
+        pinned(0, command), cwd=ROOT, env=os.environ | {"LOG_LEVEL": "WARNING"} | (extra_env or {})
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(200):
@@ -107,6 +93,24 @@ def server():
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture
+def server():
+    """Our app as in production, on the test database."""
+    db = connection.settings_dict
+    env = {
+        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "DEBUG": "false",
+        "HTTPS_ONLY": "false",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        # As in production, not as in the test settings: the endpoint's numbers go to Redis once a
+        # second. Webhooks are processed in the request (CELERY_TASK_ALWAYS_EAGER from the test
+        # settings), so the webhook figure below is receipt plus ingestion, end to end.
+        "FLOW_STATS_FLUSH_SECONDS": "1.0",
+    }
+    with gunicorn(os.environ.get("BENCH_WSGI", "flowsadmin.wsgi"), env) as served:
+        yield served
 
 
 def load(url: str, path: str, sealed: list[tuple[bytes, str]], concurrency: int) -> dict:
@@ -160,11 +164,48 @@ class Floor:
         return len(self.prepared) / elapsed
 
 
+def measure(
+    url: str,
+    worker: int,
+    path: str,
+    phone: MetaPhone,
+    floor: Floor,
+    request: dict,
+    concurrency: int,
+) -> str:
+    """Load the server with one kind of request, ROUNDS times; the medians, as one line of text."""
+    sealed = [phone.seal(request) for _ in range(200)]
+    load(url, path, [(s.body, s.signature) for s in sealed], 4)  # warm up: key, connections
+    runs = []
+    for _ in range(ROUNDS):
+        sealed = [phone.seal(request) for _ in range(REQUESTS_PER_RUN)]
+        floor_now = floor.per_second()
+        cpu_before = cpu_seconds(worker)
+        result = load(url, path, [(s.body, s.signature) for s in sealed], concurrency)
+        cpu = (cpu_seconds(worker) - cpu_before) / result["requests"]
+        assert result["statuses"] == {"200": REQUESTS_PER_RUN}, result["statuses"]
+        result |= {
+            "cpu": cpu,
+            "per_core": (1 / cpu if cpu else float("inf")) / floor_now,
+            "of_floor": result["rps"] / floor_now,
+        }
+        runs.append(result)
+
+    def median(key: str) -> float:
+        return statistics.median(run[key] for run in runs)
+
+    return (
+        f"{median('rps'):7,.0f} req/s ({median('of_floor'):4.0%} of floor) | "
+        f"CPU {median('cpu') * 1000:.2f} ms/req ({median('per_core'):4.0%} of floor per busy core) | "
+        f"p50 {median('p50_ms'):.2f} ms p99 {median('p99_ms'):.2f} ms"
+    )
+
+
 def say(line: str) -> None:
     print(f"BENCH {line}")  # noqa: T201
 
 
-def test_bench_endpoint_against_the_crypto_floor(server):
+def test_bench_endpoint_against_the_crypto_floor(server, tmp_path):
     url, worker = server
     waba = make_waba()
     flow = Flow.objects.create(waba=waba, name="Bus booking", flow_json=BUS, status="PUBLISHED")
@@ -194,35 +235,21 @@ def test_bench_endpoint_against_the_crypto_floor(server):
     }
     targets = {"ping": 0.50, "data_exchange+ct-evt": 0.35}
     for name, request in scenarios.items():
-        sealed = [phone.seal(request) for _ in range(200)]
-        load(url, path, [(s.body, s.signature) for s in sealed], 4)  # warm up: key, connections
         for concurrency in CONCURRENCY:
-            runs = []
-            for _ in range(ROUNDS):
-                sealed = [phone.seal(request) for _ in range(REQUESTS_PER_RUN)]
-                floor_now = floor.per_second()
-                cpu_before = cpu_seconds(worker)
-                result = load(url, path, [(s.body, s.signature) for s in sealed], concurrency)
-                cpu = (cpu_seconds(worker) - cpu_before) / result["requests"]
-                assert result["statuses"] == {"200": REQUESTS_PER_RUN}, result["statuses"]
-                result |= {
-                    "cpu": cpu,
-                    "per_core": (1 / cpu if cpu else float("inf")) / floor_now,
-                    "of_floor": result["rps"] / floor_now,
-                }
-                runs.append(result)
-
-            def median(key: str, runs: list[dict] = runs) -> float:
-                return statistics.median(run[key] for run in runs)
-
+            figures = measure(url, worker, path, phone, floor, request, concurrency)
             say(
-                f"{name:22} c={concurrency:<2} {median('rps'):7,.0f} req/s "
-                f"({median('of_floor'):4.0%} of floor) | CPU {median('cpu') * 1000:.2f} ms/req "
-                f"({median('per_core'):4.0%} of floor per busy core, target {targets[name]:.0%}) | "
-                f"p50 {median('p50_ms'):.2f} ms p99 {median('p99_ms'):.2f} ms"
+                f"{name:22} c={concurrency:<2} {figures} (target {targets[name]:.0%} per busy core)"
             )
-    expected = 200 + REQUESTS_PER_RUN * ROUNDS * len(CONCURRENCY)
+    expected = (200 + REQUESTS_PER_RUN * ROUNDS) * len(CONCURRENCY)
     assert Event.objects.filter(name="Date Selected").count() == expected
+
+    # The ceiling: the least a ping endpoint can do, under the same gunicorn and load.
+    key_file = tmp_path / "key.pem"
+    key_file.write_text(waba.key_pair.private_pem)
+    minimal_env = {"BENCH_PRIVATE_KEY_FILE": str(key_file), "BENCH_APP_SECRET": waba.app_secret}
+    with gunicorn("benchmarks.minimal_endpoint", minimal_env) as (minimal_url, minimal_worker):
+        figures = measure(minimal_url, minimal_worker, path, phone, floor, scenarios["ping"], 4)
+    say(f"minimal ping endpoint   c=4  {figures} (bare WSGI: HMAC and crypto only; the ceiling)")
 
     # Completion webhooks: each carries a ct-evt and a ct-up, so three events per completion.
     bodies = []
