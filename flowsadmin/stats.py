@@ -6,10 +6,10 @@
 - Funnel: per flow and screen, a HyperLogLog of the flow tokens that reached it. Distinct counts
   stay exact in practice for small numbers and within about 1% for large ones, in 12 KB at most.
 
-The endpoint records into a buffer in its own process, and the buffer goes to Redis in one
-pipelined round trip at most every FLOW_STATS_FLUSH_SECONDS (and when the process exits): a
-Redis call per request would cost the endpoint more than its cryptography. A process killed
-outright loses at most that much of its counts. Recording never raises, and a Redis outage costs
+The endpoint records into a buffer in its own process, and a timer sends the buffer to Redis in
+one pipelined round trip FLOW_STATS_FLUSH_SECONDS after its first record (and when the process
+exits): a Redis call per request would cost the endpoint more than its cryptography. A process
+killed outright loses at most that much of its counts. Recording never raises, and a Redis outage costs
 the numbers, never the answer.
 """
 
@@ -39,35 +39,48 @@ _client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=0.05, socket_c
 
 
 class _Buffer:
-    """Counts and funnel visits not yet in Redis. Thread-safe: runserver and tests use threads."""
+    """Counts and funnel visits not yet in Redis. Thread-safe: runserver and tests use threads.
+
+    The first record after a flush starts a timer that flushes FLOW_STATS_FLUSH_SECONDS later, so
+    numbers arrive on time even when no further request comes; with 0 every record is sent at once.
+    """
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.counts: dict[str, dict[str, int]] = {}  # health key -> field -> increment
         self.visits: dict[str, set[str]] = {}  # funnel key -> flow tokens
-        self.last_flush = 0.0
+        self.timer: threading.Timer | None = None
 
     def add_count(self, key: str, fields: tuple[str, ...]) -> None:
         with self.lock:
             counts = self.counts.setdefault(key, {})
             for field in fields:
                 counts[field] = counts.get(field, 0) + 1
-        self.flush_if_due()
+        self.flush_later()
 
     def add_visit(self, key: str, token: str) -> None:
         with self.lock:
             self.visits.setdefault(key, set()).add(token)
-        self.flush_if_due()
+        self.flush_later()
 
-    def flush_if_due(self) -> None:
-        if time.monotonic() - self.last_flush >= settings.FLOW_STATS_FLUSH_SECONDS:
+    def flush_later(self) -> None:
+        delay = settings.FLOW_STATS_FLUSH_SECONDS
+        if delay <= 0:
             self.flush()
+            return
+        with self.lock:
+            if self.timer is None:
+                self.timer = threading.Timer(delay, self.flush)
+                self.timer.daemon = True
+                self.timer.start()
 
     def flush(self) -> None:
         with self.lock:
             counts, visits = self.counts, self.visits
             self.counts, self.visits = {}, {}
-            self.last_flush = time.monotonic()
+            if self.timer is not None:
+                self.timer.cancel()  # a no-op when the timer itself is flushing
+                self.timer = None
         if not counts and not visits:
             return
         try:

@@ -214,7 +214,6 @@ def test_a_redis_outage_neither_raises_nor_breaks_the_page(hotel, campaign_manag
 def test_numbers_are_buffered_per_process_and_sent_in_one_go(hotel, redis_keys, settings):
     """The endpoint does not call Redis per request: what it records waits for the next flush."""
     settings.FLOW_STATS_FLUSH_SECONDS = 60
-    stats.flush()  # starts a new 60-second period
     stats.record_endpoint_request(hotel.pk, ok=True, seconds=0.003)
     stats.record_screen_visit(hotel.pk, "a", "RATE")
     assert stats.endpoint_health(hotel.pk)["hour"].requests == 0
@@ -224,6 +223,16 @@ def test_numbers_are_buffered_per_process_and_sent_in_one_go(hotel, redis_keys, 
 
     assert stats.endpoint_health(hotel.pk)["hour"].requests == 1
     assert stats.screens_reached(hotel.pk, ["RATE"]) == {"RATE": 1}
+
+
+def test_buffered_numbers_arrive_without_another_request(hotel, redis_keys, settings):
+    settings.FLOW_STATS_FLUSH_SECONDS = 0.2
+    stats.record_endpoint_request(hotel.pk, ok=True, seconds=0.003)
+    assert stats.endpoint_health(hotel.pk)["hour"].requests == 0
+    deadline = time.monotonic() + 5
+    while stats.endpoint_health(hotel.pk)["hour"].requests == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert stats.endpoint_health(hotel.pk)["hour"].requests == 1
 
 
 # --- permissions -----------------------------------------------------------------------------
