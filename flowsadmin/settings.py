@@ -89,6 +89,8 @@ FLOW_ENDPOINT_MAX_BODY_BYTES = 1024 * 1024
 FLOW_ENDPOINT_CACHE_SECONDS = 10
 # Each process sends the endpoint's health and funnel numbers to Redis at most this often (stats.py).
 FLOW_STATS_FLUSH_SECONDS = float(env("FLOW_STATS_FLUSH_SECONDS", "1.0"))
+# Endpoint problems (audience.EndpointError) are kept this long for the flow's page.
+ENDPOINT_ERROR_RETENTION_DAYS = 30
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -167,6 +169,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "refresh-pending-templates": {
         "task": "templates_app.tasks.refresh_pending_templates_task",
         "schedule": 5 * 60,
+    },
+    "forget-old-endpoint-errors": {
+        "task": "audience.tasks.forget_old_endpoint_errors_task",
+        "schedule": 24 * 3600,
     },
 }
 

@@ -278,6 +278,7 @@ def flow_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "funnel": _funnel(flow),
         "health": health,
         "health_rows": [("Last hour", health["hour"]), ("Last day", health["day"])],
+        "endpoint_errors": flow.endpoint_errors.all()[:10],
     }
     if request.user.has_perm("audience.view_profile"):
         context |= _responses_page(flow, request.GET.get("page"))

@@ -16,7 +16,8 @@ from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 from django.utils import timezone
 
-from audience.models import Event, Profile
+from audience.models import EndpointError, Event, Profile
+from audience.tasks import forget_old_endpoint_errors_task
 from flowsadmin import stats
 from flowsadmin.models import Flow
 
@@ -296,3 +297,49 @@ def test_the_endpoint_feeds_the_funnel_and_the_health_numbers(client, waba, redi
     assert stats.screens_reached(flow.pk, [first, second]) == {first: 2, second: 1}
     hour = stats.endpoint_health(flow.pk)["hour"]
     assert (hour.requests, hour.errors) == (2, 1)
+
+
+def test_the_flow_page_lists_the_endpoints_recent_problems(client, waba, campaign_manager):
+    """What WhatsApp reported and what we refused, newest first, with the client's text escaped."""
+    flow = Flow.objects.create(waba=waba, name="Hotel feedback", flow_json=HOTEL)
+    phone = MetaPhone(waba.key_pair.public_pem, waba.app_secret)
+    first = json.loads(HOTEL)["screens"][0]["id"]
+    for data in (
+        {"next_screen": "NOWHERE"},
+        {"error": "INVALID_SCREEN", "error_message": "<b>x</b>"},
+    ):
+        request = {"version": "3.0", "action": "data_exchange", "screen": first, "data": data}
+        sealed = phone.seal(request | {"flow_token": "tok-1"})
+        client.post(
+            f"/meta/flows/{flow.public_id}/",
+            sealed.body,
+            content_type="application/json",
+            HTTP_X_HUB_SIGNATURE_256=sealed.signature,
+        )
+
+    page = client_for(campaign_manager).get(reverse("flows:detail", args=[flow.pk]))
+
+    html = page.content.decode()
+    assert [p.get_kind_display() for p in page.context["endpoint_errors"]] == [
+        "Error reported by WhatsApp",
+        "Missing or unknown next screen",
+    ]
+    assert "&lt;b&gt;x&lt;/b&gt;" in html and "<b>x</b>" not in html
+    assert "next_screen &#x27;NOWHERE&#x27; is not a screen of the flow." in html
+
+
+def test_a_flow_without_endpoint_problems_says_so(hotel, campaign_manager):
+    page = client_for(campaign_manager).get(reverse("flows:detail", args=[hotel.pk]))
+    assert "None recorded." in page.content.decode()
+
+
+def test_endpoint_problems_older_than_the_retention_are_forgotten(hotel, settings):
+    settings.ENDPOINT_ERROR_RETENTION_DAYS = 30
+    old = EndpointError.objects.create(flow=hotel, kind="navigation", message="old")
+    EndpointError.objects.filter(pk=old.pk).update(at=timezone.now() - timedelta(days=31))
+    recent = EndpointError.objects.create(flow=hotel, kind="navigation", message="recent")
+
+    assert forget_old_endpoint_errors_task.delay().get() == 1
+
+    assert list(EndpointError.objects.all()) == [recent]
+    assert "forget-old-endpoint-errors" in settings.CELERY_BEAT_SCHEDULE
