@@ -33,6 +33,7 @@ OAEP = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256()
 ENVELOPE_FIELDS = ("encrypted_flow_data", "encrypted_aes_key", "initial_vector")
 IV_BYTES = 16  # Meta's IV is 16 bytes, not the 12 usual for GCM (§2.2)
 TAG_BYTES = 16
+INVERTED = bytes(255 - i for i in range(256))  # bytes.translate table: every bit of a byte flipped
 AES_KEY_SIZES = (16, 24, 32)  # Meta sends AES-128 keys; the others cost nothing to accept
 
 # The pseudo-screen that closes the flow (§6.4); it is never declared in the Flow JSON.
@@ -127,7 +128,12 @@ def parse_envelope(raw_body: bytes) -> dict[str, str]:
 
 
 def _b64decode(value: str, name: str) -> bytes:
-    # Meta sends standard base64 with padding; URL-safe or unpadded input is accepted defensively (§2.2).
+    # Meta sends standard base64 with padding, decoded strictly first; URL-safe or unpadded input is
+    # accepted defensively (§2.2).
+    try:
+        return binascii.a2b_base64(value, strict_mode=True)
+    except (binascii.Error, ValueError):
+        pass
     text = value.strip().replace("-", "+").replace("_", "/")
     text += "=" * (-len(text) % 4)
     try:
@@ -171,7 +177,7 @@ def decrypt_request(
 
 def encrypt_response(obj: Any, aes_key: bytes, iv: bytes) -> str:
     """Encrypt an answer with the request's key and its IV with every bit flipped; base64 text (§3.3)."""
-    flipped = bytes(b ^ 0xFF for b in iv)
+    flipped = iv.translate(INVERTED)
     clear = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     return base64.b64encode(AESGCM(aes_key).encrypt(flipped, clear, None)).decode("ascii")
 
