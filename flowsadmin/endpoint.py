@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import json
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -226,17 +227,41 @@ def without_ingestion(data: dict) -> dict:
     return {key: value for key, value in data.items() if key not in INGESTION_KEYS}
 
 
-def screen_ids(flow_json: str) -> tuple[str, ...]:
-    """The screen ids of a Flow JSON, in order; empty when the JSON has none or can't be read."""
+@dataclass(frozen=True)
+class Screens:
+    """A Flow JSON's screen ids in order, and its routing model (None when it declares none)."""
+
+    ids: tuple[str, ...] = ()
+    routes: dict[str, frozenset[str]] | None = None
+
+    def allows(self, current: str, target: str) -> bool:
+        """Whether the answer to a data_exchange on `current` may show `target` (§6.2): one of the
+        routing model's routes from it, or the same screen again; anything, without a model."""
+        if self.routes is None or not current or target == current:
+            return True
+        return target in self.routes.get(current, frozenset())
+
+
+def read_screens(flow_json: str) -> Screens:
+    """The screens and routing model of a Flow JSON; empty when it can't be read."""
     try:
         document = json.loads(flow_json)
     except (ValueError, RecursionError):
-        return ()
-    screens = document.get("screens") if isinstance(document, dict) else None
-    if not isinstance(screens, list):
-        return ()
-    return tuple(
+        return Screens()
+    if not isinstance(document, dict):
+        return Screens()
+    screens = document.get("screens")
+    ids = tuple(
         screen["id"]
-        for screen in screens
+        for screen in (screens if isinstance(screens, list) else [])
         if isinstance(screen, dict) and isinstance(screen.get("id"), str)
     )
+    model = document.get("routing_model")
+    if not isinstance(model, dict):
+        return Screens(ids)
+    routes = {
+        source: frozenset(t for t in targets if isinstance(t, str))
+        for source, targets in model.items()
+        if isinstance(targets, list)
+    }
+    return Screens(ids, routes)

@@ -61,9 +61,9 @@ def private_key(key_pair_id: int) -> Any:
 
 
 @lru_cache(maxsize=128)
-def screens_of(flow_json: str) -> tuple[str, ...]:
-    """Screen ids of a Flow JSON, parsed once per distinct JSON text."""
-    return endpoint.screen_ids(flow_json)
+def screens_of(flow_json: str) -> endpoint.Screens:
+    """Screens and routing model of a Flow JSON, parsed once per distinct JSON text."""
+    return endpoint.read_screens(flow_json)
 
 
 def _setting(name: str, default: Any) -> Any:
@@ -289,8 +289,16 @@ class Exchange:
         self.screen = screen if isinstance(screen, str) else ""
 
     @cached_property
-    def screens(self) -> tuple[str, ...]:
+    def flow_screens(self) -> endpoint.Screens:
         return screens_of(self.flow.flow_json or "")
+
+    @property
+    def screens(self) -> tuple[str, ...]:
+        return self.flow_screens.ids
+
+    def routes_to(self, target: str) -> bool:
+        """Whether the routing model lets this request's answer show `target`."""
+        return self.action != "data_exchange" or self.flow_screens.allows(self.screen, target)
 
     def answer(self) -> tuple[dict, int]:
         """(decrypted answer, HTTP status) for this request."""
@@ -383,6 +391,11 @@ class Exchange:
                 Kind.NAVIGATION, f"next_screen {target[:100]!r} is not a screen of the flow."
             )
             return self.error(NOT_AVAILABLE)
+        if not self.routes_to(target):
+            self.record(
+                Kind.NAVIGATION, f"The routing model has no route {self.screen} → {target}."
+            )
+            return self.error(NOT_AVAILABLE)
         return endpoint.screen_response(self.version, target, data)
 
     def relay(self) -> dict:
@@ -428,6 +441,14 @@ class Exchange:
             self.record(
                 Kind.CUSTOMER_INVALID,
                 f"The answer names {screen[:100]!r}, not a screen of the flow.",
+                url=url,
+            )
+            return self.error(TRY_AGAIN)
+        if not self.routes_to(screen):
+            self.record(
+                Kind.CUSTOMER_INVALID,
+                f"The answer names {screen}, but the routing model has no route {self.screen} → "
+                f"{screen}.",
                 url=url,
             )
             return self.error(TRY_AGAIN)

@@ -23,7 +23,7 @@ from django.db import connections
 from django.test import Client
 
 from audience.models import EndpointError, Event, Profile
-from flowsadmin import exchange
+from flowsadmin import endpoint, exchange
 from flowsadmin.models import Flow
 from flowsadmin.tokens import issue_flow_token
 
@@ -161,8 +161,12 @@ def test_next_screen_success_closes_the_flow_with_the_token_in_params(phone, bus
             {"next_screen": "nowhere", "depart_from": "Pune"},
             "next_screen 'nowhere' is not a screen of the flow.",
         ),
+        (
+            {"next_screen": "booking_confirmation"},
+            "The routing model has no route welcome_screen → booking_confirmation.",
+        ),
     ],
-    ids=["missing", "unknown"],
+    ids=["missing", "unknown", "off the routing model"],
 )
 def test_a_missing_or_unknown_next_screen_shows_an_error_on_the_current_screen(
     phone, bus_flow, payload, recorded
@@ -564,6 +568,8 @@ class Customer:
             return 200, b"<html>Oops</html>", 0
         if self.behaviour == "unknown screen":
             return 200, json.dumps({"screen": "MARS", "data": {}}).encode(), 0
+        if self.behaviour == "off the routing model":  # WELCOME routes to WEATHER or YOUR_AGE
+            return 200, json.dumps({"screen": "TODAYS_WEATHER", "data": {}}).encode(), 0
         if self.behaviour == "no screen":
             return 200, json.dumps({"data": {"acknowledged": True}}).encode(), 0
         if self.behaviour == "success":
@@ -672,6 +678,7 @@ def test_the_customer_can_close_the_flow(phone, weather_flow, customer):
         ("500", "customer_status"),
         ("not json", "customer_invalid"),
         ("unknown screen", "customer_invalid"),
+        ("off the routing model", "customer_invalid"),
         ("no screen", "customer_invalid"),
     ],
 )
@@ -861,3 +868,25 @@ def test_only_public_addresses_count_as_public(address, public):
     from flowsadmin.relay import is_public_address
 
     assert is_public_address(address) is public
+
+
+@pytest.mark.parametrize(
+    ("flow_json", "current", "target", "allowed"),
+    [
+        (BUS, "welcome_screen", "seat_selection", True),
+        (
+            BUS,
+            "welcome_screen",
+            "welcome_screen",
+            True,
+        ),  # the same screen again, e.g. with an error
+        (BUS, "welcome_screen", "booking_confirmation", False),
+        (BUS, "booking_confirmation", "welcome_screen", False),  # no routes from a terminal screen
+        (json.dumps({"screens": [{"id": "A"}, {"id": "B"}]}), "A", "B", True),  # no model
+        ("not json", "A", "B", True),
+    ],
+)
+def test_the_routing_model_decides_which_screens_an_answer_may_show(
+    flow_json, current, target, allowed
+):
+    assert endpoint.read_screens(flow_json).allows(current, target) is allowed
