@@ -70,7 +70,7 @@ def _setting(name: str, default: Any) -> Any:
     return getattr(settings, name, default)
 
 
-def _load_hosted_flow(public_id: UUID) -> Flow | None:
+def _load_hosted_flow(public_id: str) -> Flow | None:
     """The flow with the fields this endpoint needs, its WABA's secret and key pair id, in one query."""
     return (
         Flow.objects.filter(public_id=public_id, endpoint=Flow.Endpoint.HOSTED)
@@ -97,11 +97,12 @@ def _load_hosted_flow(public_id: UUID) -> Flow | None:
 # below); other processes see the change when their copy expires: a new customer endpoint URL or app
 # secret takes effect within FLOW_ENDPOINT_CACHE_SECONDS. The Flow JSON of a published flow can't
 # change, and key pairs never do.
-_flows: dict[UUID, tuple[float, Flow]] = {}
+_flows: dict[str, tuple[float, Flow]] = {}
 MAX_CACHED_FLOWS = 1024
 
 
-def hosted_flow(public_id: UUID) -> Flow | None:
+def hosted_flow(public_id: str) -> Flow | None:
+    """The hosted flow with this public id (a lower-case UUID string), or None."""
     now = time.monotonic()
     cached = _flows.get(public_id)
     if cached is not None and cached[0] > now:
@@ -123,7 +124,7 @@ def forget_hosted_flows() -> None:
 @receiver(post_save, sender=Flow)
 @receiver(post_delete, sender=Flow)
 def _forget_flow(instance: Flow, **kwargs: object) -> None:
-    _flows.pop(instance.public_id, None)
+    _flows.pop(str(instance.public_id), None)
 
 
 @receiver(post_save, sender=Waba)
@@ -136,7 +137,7 @@ Reply = tuple[int, str]  # HTTP status, text body
 
 
 def serve(
-    public_id: UUID,
+    public_id: str,
     method: str,
     content_length: str | None,
     read: Callable[[int], bytes],
@@ -201,7 +202,7 @@ def data_exchange(request: HttpRequest, public_id: UUID) -> HttpResponse:
     In production the lean WSGI route below answers these URLs before Django's middleware runs.
     """
     status, text = serve(
-        public_id,
+        str(public_id),
         request.method,
         request.META.get("CONTENT_LENGTH"),
         request.read,
@@ -234,7 +235,7 @@ def with_lean_endpoint(django_app: Callable) -> Callable:
             return django_app(environ, start_response)
         try:
             status, text = serve(
-                UUID(match[1]),
+                match[1],
                 environ.get("REQUEST_METHOD", ""),
                 environ.get("CONTENT_LENGTH"),
                 environ["wsgi.input"].read,

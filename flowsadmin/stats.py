@@ -9,8 +9,8 @@
 The endpoint records into a buffer in its own process, and a timer sends the buffer to Redis in
 one pipelined round trip FLOW_STATS_FLUSH_SECONDS after its first record (and when the process
 exits): a Redis call per request would cost the endpoint more than its cryptography. A process
-killed outright loses at most that much of its counts. Recording never raises, and a Redis outage costs
-the numbers, never the answer.
+killed outright loses at most that much of its counts. A Redis outage costs the numbers, never the
+answer: the flush logs it and drops them.
 """
 
 from __future__ import annotations
@@ -47,32 +47,36 @@ class _Buffer:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.counts: dict[str, dict[str, int]] = {}  # health key -> field -> increment
-        self.visits: dict[str, set[str]] = {}  # funnel key -> flow tokens
+        self.counts: dict[tuple[int, int], dict[str, int]] = {}  # (flow, minute) -> field -> n
+        self.visits: dict[tuple[int, str], set[str]] = {}  # (flow, screen) -> flow tokens
         self.timer: threading.Timer | None = None
 
-    def add_count(self, key: str, fields: tuple[str, ...]) -> None:
+    def count(self, flow_id: int, minute: int, outcome: str, bucket: str) -> None:
         with self.lock:
-            counts = self.counts.setdefault(key, {})
-            for field in fields:
-                counts[field] = counts.get(field, 0) + 1
-        self.flush_later()
+            counts = self.counts.setdefault((flow_id, minute), {})
+            counts[outcome] = counts.get(outcome, 0) + 1
+            counts[bucket] = counts.get(bucket, 0) + 1
+            now = self._schedule()
+        if now:
+            self.flush()
 
-    def add_visit(self, key: str, token: str) -> None:
+    def visit(self, flow_id: int, screen: str, token: str) -> None:
         with self.lock:
-            self.visits.setdefault(key, set()).add(token)
-        self.flush_later()
+            self.visits.setdefault((flow_id, screen), set()).add(token)
+            now = self._schedule()
+        if now:
+            self.flush()
 
-    def flush_later(self) -> None:
+    def _schedule(self) -> bool:
+        """Start the flush timer if none runs (the lock is held); True when to flush right away."""
         delay = settings.FLOW_STATS_FLUSH_SECONDS
         if delay <= 0:
-            self.flush()
-            return
-        with self.lock:
-            if self.timer is None:
-                self.timer = threading.Timer(delay, self.flush)
-                self.timer.daemon = True
-                self.timer.start()
+            return True
+        if self.timer is None:
+            self.timer = threading.Timer(delay, self.flush)
+            self.timer.daemon = True
+            self.timer.start()
+        return False
 
     def flush(self) -> None:
         with self.lock:
@@ -85,12 +89,13 @@ class _Buffer:
             return
         try:
             pipe = _client.pipeline(transaction=False)
-            for key, fields in counts.items():
+            for (flow_id, minute), fields in counts.items():
+                key = KEY.format(flow_id=flow_id, minute=minute)
                 for field, increment in fields.items():
                     pipe.hincrby(key, field, increment)
                 pipe.expire(key, TTL_SECONDS)
-            for key, tokens in visits.items():
-                pipe.pfadd(key, *tokens)
+            for (flow_id, screen), tokens in visits.items():
+                pipe.pfadd(FUNNEL_KEY.format(flow_id=flow_id, screen=screen), *tokens)
             pipe.execute()
         except (redis.RedisError, OSError) as exc:
             log.warning(
@@ -116,20 +121,16 @@ def _bucket(seconds: float) -> str:
 
 
 def record_endpoint_request(flow_id: int, *, ok: bool, seconds: float) -> None:
-    """Count one answered request of a flow's endpoint: its outcome and how long it took. Never raises."""
-    try:
-        key = KEY.format(flow_id=int(flow_id), minute=int(time.time() // 60))
-        _buffer.add_count(key, ("ok" if ok else "error", _bucket(max(float(seconds), 0.0))))
-    except (TypeError, ValueError) as exc:
-        log.warning("endpoint health not recorded for flow %s: %s", flow_id, exc)
+    """Count one answered request of a flow's endpoint: its outcome and how long it took."""
+    minute = int(time.time() // 60)
+    _buffer.count(int(flow_id), minute, "ok" if ok else "error", _bucket(max(seconds, 0.0)))
 
 
 def record_screen_visit(flow_id: int, flow_token: str, screen: str) -> None:
-    """Note that a flow token reached a screen, for the completion funnel. Never raises."""
+    """Note that a flow token reached a screen, for the completion funnel."""
     if not isinstance(screen, str) or not screen:
         return
-    token = flow_token if isinstance(flow_token, str) else ""
-    _buffer.add_visit(FUNNEL_KEY.format(flow_id=int(flow_id), screen=screen), token)
+    _buffer.visit(int(flow_id), screen, flow_token if isinstance(flow_token, str) else "")
 
 
 def screens_reached(flow_id: int, screens: list[str]) -> dict[str, int] | None:
