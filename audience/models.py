@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from django.db import connections, models
+from django.db import connections, models, router
 from django.utils import timezone
 
 from flowsadmin.models import Flow
@@ -120,7 +120,7 @@ class EventQuerySet(models.QuerySet):
         connection (benchmarks/test_bench_endpoint.py). Values are converted as the ORM converts
         them, and a duplicate dedupe_key raises Django's IntegrityError as `create` would.
         """
-        connection = connections[self.db]
+        connection = connections[router.db_for_write(self.model)]
         text = json.dumps(properties, ensure_ascii=False)
         if "\\u0000" in text:  # PostgreSQL can't store NUL in text or jsonb
             text = json.dumps(_without_nul(properties), ensure_ascii=False)
