@@ -1,10 +1,10 @@
-"""The least a data-exchange endpoint can do for a ping, as a bare WSGI app: the bench's ceiling.
+"""The least a data-exchange endpoint can do, as a bare WSGI app: the bench's ceiling.
 
 Served by the same gunicorn as ours, it shows how much of the gap to the cryptography floor is the
-server's (accepting a connection, parsing HTTP, closing) and how much is our endpoint's. It checks
-the signature, opens the envelope and answers, with no database, no Django and no error handling:
-never use it for anything else. The key and app secret come from BENCH_PRIVATE_KEY_FILE and
-BENCH_APP_SECRET.
+server's (accepting a connection, parsing HTTP, closing) and the durable write's, and how much is
+our endpoint's. It checks the signature, opens the envelope, writes a data_exchange's ct-evt with one
+prepared INSERT (autocommit, like ours) and answers: no Django, no checks, no error handling. Never
+use it for anything else. Configured by BENCH_PRIVATE_KEY_FILE, BENCH_APP_SECRET and DATABASE_URL.
 """
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ import hashlib
 import hmac
 import json
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
+import psycopg
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -25,7 +27,30 @@ KEY = serialization.load_pem_private_key(
 )
 SECRET = os.environ["BENCH_APP_SECRET"].encode()
 OAEP = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
-ACTIVE = b'{"data":{"status":"active"}}'
+DATABASE = psycopg.connect(os.environ["DATABASE_URL"], autocommit=True)
+INSERT = (
+    "INSERT INTO audience_event (name, properties, source, flow_token, occurred_at)"
+    " VALUES (%s, %s::jsonb, 'endpoint', %s, %s)"
+)
+
+
+def answer_for(request: dict) -> dict:
+    if request.get("action") == "ping":
+        return {"data": {"status": "active"}}
+    data = request["data"]
+    event = data.pop("ct-evt")
+    with DATABASE.cursor() as cursor:
+        cursor.execute(
+            INSERT,
+            [
+                event["evtName"],
+                json.dumps(event["evtData"]),
+                request["flow_token"],
+                datetime.now(UTC),
+            ],
+            prepare=True,
+        )
+    return {"version": request["version"], "screen": data.pop("next_screen"), "data": data}
 
 
 def application(environ: dict, start_response: object) -> list[bytes]:
@@ -40,8 +65,11 @@ def application(environ: dict, start_response: object) -> list[bytes]:
     envelope = json.loads(body)
     aes_key = KEY.decrypt(base64.b64decode(envelope["encrypted_aes_key"]), OAEP)
     iv = base64.b64decode(envelope["initial_vector"])
-    json.loads(AESGCM(aes_key).decrypt(iv, base64.b64decode(envelope["encrypted_flow_data"]), None))
+    request = json.loads(
+        AESGCM(aes_key).decrypt(iv, base64.b64decode(envelope["encrypted_flow_data"]), None)
+    )
+    clear = json.dumps(answer_for(request)).encode()
     flipped = bytes(b ^ 0xFF for b in iv)
-    answer = base64.b64encode(AESGCM(aes_key).encrypt(flipped, ACTIVE, None))
+    answer = base64.b64encode(AESGCM(aes_key).encrypt(flipped, clear, None))
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(answer)))])
     return [answer]
