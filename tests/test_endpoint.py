@@ -19,7 +19,7 @@ import pytest
 import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from django.db import connections
+from django.db import DatabaseError, connections
 from django.test import Client
 
 from audience.models import EndpointError, Event, Profile
@@ -287,6 +287,27 @@ def test_text_postgresql_cannot_hold_is_kept_not_lost(phone, bus_flow):
     event = Event.objects.get()
     assert (event.name, event.flow_token) == ("Odd\ufffdname", "t\ufffdk")
     assert event.properties == {"note\ufffd": ["a\ufffdb"], "n": 5}
+
+
+def test_when_an_event_cannot_be_written_the_user_stays_and_can_send_it_again(
+    phone, bus_flow, monkeypatch
+):
+    """Nothing is acknowledged that was not recorded: the screen does not advance, so the user's
+    next press sends the same ct-evt again."""
+    payload = {"next_screen": "seat_selection", "ct-evt": {"evtName": "Date Selected"}}
+
+    def database_down(*args: object, **kwargs: object) -> None:
+        raise DatabaseError("connection refused")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Event.objects, "insert", database_down)
+        status, answer = call(phone, bus_flow, exchange_request("welcome_screen", payload))
+    assert (status, answer["screen"]) == (200, "welcome_screen")
+    assert "Something went wrong on our side" in answer["data"]["error_message"]
+
+    status, answer = call(phone, bus_flow, exchange_request("welcome_screen", payload))
+    assert answer["screen"] == "seat_selection"
+    assert Event.objects.get().name == "Date Selected"
 
 
 @pytest.mark.parametrize("forge", ["tampered", "other flow"])
