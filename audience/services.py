@@ -198,21 +198,20 @@ def stitch(profile: Profile, flow_token: str) -> int:
 
 
 def _flow_of_completion(waba: Waba, token: dict | None, flow_token: str) -> Flow | None:
-    """The flow a completion belongs to: named by our token, else by earlier endpoint events."""
-    flows = Flow.objects.filter(waba=waba)
+    """The flow a completion belongs to: named by our token, else by earlier endpoint events.
+
+    Only the fields a completion uses are loaded: not the Flow JSON, on every webhook."""
+    flows = Flow.objects.filter(waba=waba).only("id", "name", "meta_flow_id", "public_id")
     if token and token.get("flow"):
         flow = flows.filter(public_id=token["flow"]).first()
         if flow is not None:
             return flow
     if flow_token:
-        event = (
-            Event.objects.filter(flow_token=flow_token[:MAX_TOKEN], flow__waba=waba)
-            .select_related("flow")
-            .order_by("-occurred_at")
+        return (
+            flows.filter(events__flow_token=flow_token[:MAX_TOKEN])
+            .order_by("-events__occurred_at")
             .first()
         )
-        if event is not None:
-            return event.flow
     return None
 
 

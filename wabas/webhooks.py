@@ -34,7 +34,8 @@ def waba_signed_by(body: bytes, header: str) -> Waba | None:
     """
     if not header.startswith("sha256="):
         return None
-    for waba in Waba.objects.all():
+    # Only the app secret is decrypted, not every WABA's token and keys on every delivery.
+    for waba in Waba.objects.only("id", "app_secret"):
         if valid_hub_signature(body, waba.app_secret, header):
             return waba
     return None
