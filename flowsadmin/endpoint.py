@@ -67,9 +67,7 @@ def valid_signature(app_secret: str, raw_body: bytes, header: str | None) -> boo
     return valid_hub_signature(raw_body, app_secret, header)
 
 
-def valid_token_signature(
-    jwt: object, app_secret: str, flow_token: str, *, now: float | None = None
-) -> bool:
+def valid_token_signature(jwt: object, app_secret: str, flow_token: str) -> bool:
     """Whether Data API 4.0's `flow_token_signature` checks out (§5): an HS256 JWT signed with the
     app secret. Its claims are not documented; an `exp` in the past, or a `flow_token` claim other
     than the request's token, fails it."""
@@ -93,7 +91,7 @@ def valid_token_signature(
     if not hmac.compare_digest(expected, signature):
         return False
     expires = payload.get("exp")
-    if isinstance(expires, int | float) and expires < (time.time() if now is None else now):
+    if isinstance(expires, int | float) and expires < time.time():
         return False
     claimed = payload.get("flow_token")
     return claimed is None or claimed == flow_token
