@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
 
 import psycopg
 from django.db import connections, models, router
@@ -121,15 +120,12 @@ class EventQuerySet(models.QuerySet):
         them, and a duplicate dedupe_key raises Django's IntegrityError as `create` would.
         """
         connection = connections[router.db_for_write(self.model)]
-        text = json.dumps(properties, ensure_ascii=False)
-        if "\\u0000" in text:  # PostgreSQL can't store NUL in text or jsonb
-            text = json.dumps(_without_nul(properties), ensure_ascii=False)
         params = [
-            _without_nul(name),
-            text,
+            name,
+            json.dumps(properties, ensure_ascii=False),
             source,
             flow_id,
-            _without_nul(flow_token),
+            flow_token,
             profile_id,
             dedupe_key,
             connection.ops.adapt_datetimefield_value(occurred_at),
@@ -150,17 +146,6 @@ class EventQuerySet(models.QuerySet):
         return self.filter(
             flow=flow, source=Event.Source.COMPLETION, name__regex=SUBMITTED_NAME_PATTERN
         ).order_by("-occurred_at", "-pk")
-
-
-def _without_nul(value: Any) -> Any:
-    """The value with NUL characters (which PostgreSQL text can't hold) replaced by U+FFFD."""
-    if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
-    if isinstance(value, dict):
-        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_without_nul(v) for v in value]
-    return value
 
 
 _INSERT_EVENT = (

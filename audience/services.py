@@ -29,6 +29,18 @@ MAX_TOKEN = Event._meta.get_field("flow_token").max_length
 NOT_ANSWERS = {"flow_id"}
 
 
+def without_nul(value: Any) -> Any:
+    """The value with NUL characters replaced by U+FFFD: PostgreSQL text and jsonb can't hold NUL,
+    and one in a payload would otherwise fail every write of it, so the user could never go on."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_nul(v) for v in value]
+    return value
+
+
 def submitted_event_name(flow: Flow | None) -> str:
     """WAF_<FlowName>_Submitted, the flow's name in CamelCase: "Hotel feedback" -> WAF_HotelFeedback_Submitted."""
     words = re.findall(r"[^\W_]+", flow.name) if flow is not None else []
@@ -128,6 +140,7 @@ def ingest_payload(
     Without a profile (a foreign flow token names nobody) a ct-up is kept as a pending
     WAF_ProfileUpdated event holding the values; stitching applies it once the sender is known.
     """
+    payload, flow_token = without_nul(payload), without_nul(flow_token)
     written = 0
     for index, (name, data) in enumerate(_events_in(payload.get(EVENT_KEY))):
         ingest_event(
@@ -236,6 +249,7 @@ def record_completion(waba: Waba, message: dict, *, contact_name: str = "") -> s
         return "a flow reply whose response_json is not JSON, kept and not applied."
     if not isinstance(answers, dict) or not whatsapp_id:
         return "a flow reply without answers or sender, kept and not applied."
+    answers, contact_name = without_nul(answers), without_nul(contact_name)
     flow_token = answers.get("flow_token") if isinstance(answers.get("flow_token"), str) else ""
     token = read_flow_token(flow_token)
     flow = _flow_of_completion(waba, token, flow_token)

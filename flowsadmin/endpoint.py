@@ -144,10 +144,7 @@ def _b64decode(value: str, name: str) -> bytes:
 def decrypt_request(
     body: dict[str, str], private_key: rsa.RSAPrivateKey
 ) -> tuple[dict[str, Any], bytes, bytes]:
-    """Decrypt Meta's envelope into (request, AES key, IV); raises DecryptionFailed or BadEnvelope."""
-    missing = [name for name in ENVELOPE_FIELDS if not isinstance(body.get(name), str)]
-    if missing:
-        raise BadEnvelope(f"Missing or not a string: {', '.join(missing)}.")
+    """Decrypt the envelope `parse_envelope` read into (request, AES key, IV); raises DecryptionFailed."""
     encrypted_key = _b64decode(body["encrypted_aes_key"], "encrypted_aes_key")
     iv = _b64decode(body["initial_vector"], "initial_vector")
     blob = _b64decode(body["encrypted_flow_data"], "encrypted_flow_data")

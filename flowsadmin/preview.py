@@ -65,6 +65,18 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
 _MISSING = object()
 
 
+def walk(value: Any, path: list[str], missing: Any) -> Any:
+    """Follow a ${...} reference's path down dict keys and list indexes; `missing` where it stops."""
+    for part in path:
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return missing
+    return value
+
+
 @dataclass(frozen=True)
 class Action:
     """An on-click-action: `navigate` (to `target`), `data_exchange`, `complete`, `open_url`..."""
@@ -297,14 +309,7 @@ class _Resolver:
             value, rest = self.examples.get(parts[1], {}), parts[3:]
         else:
             return _MISSING
-        for part in rest:
-            if isinstance(value, dict) and part in value:
-                value = value[part]
-            elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
-                value = value[int(part)]
-            else:
-                return _MISSING
-        return value
+        return walk(value, rest, _MISSING)
 
     def value(self, raw: Any) -> Any:
         """A property that may be one whole ${...} reference, resolved to its example value."""

@@ -26,6 +26,7 @@ from wabas.access import current_waba
 from wabas.graph import GraphClient, MetaError
 from wabas.views import key_panel_context
 
+from .exchange import screens_of
 from .forms import EndpointSettingsForm, FlowFilterForm, FlowForm, RoleForm, UserCreateForm
 from .models import Flow, FlowActionNotAllowed
 from .preview import build_preview_from_text
@@ -298,7 +299,8 @@ def _responses_page(flow: Flow, page_number: str | None) -> dict:
 def _funnel(flow: Flow) -> list[dict] | None:
     """Each screen in the JSON's order, then "Completed": distinct tokens, percent of the first row.
     None when Redis, which keeps the screens reached, does not answer."""
-    screens = [s.id for s in build_preview_from_text(flow.flow_json).screens]
+    # The screens as the endpoint that records the visits reads them.
+    screens = list(screens_of(flow.flow_json or "").ids)
     reached = screens_reached(flow.pk, screens)
     if reached is None:
         return None

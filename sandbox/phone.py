@@ -42,7 +42,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from flowsadmin.models import Flow as OurFlow
-from flowsadmin.preview import Component, Screen, build_preview
+from flowsadmin.preview import Component, Screen, build_preview, walk
 from flowsadmin.tokens import issue_flow_token
 from wabas.crypto import hub_signature
 
@@ -289,14 +289,7 @@ class Resolver:
             value, rest = self.data, parts[1:]
         else:
             return ""
-        for part in rest:
-            if isinstance(value, dict) and part in value:
-                value = value[part]
-            elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
-                value = value[int(part)]
-            else:
-                return ""
-        return value
+        return walk(value, rest, "")
 
     def resolve(self, raw: Any, depth: int = 0) -> Any:
         if depth > 50:

@@ -27,6 +27,7 @@ from flowsadmin import endpoint, exchange
 from flowsadmin.models import Flow
 from flowsadmin.tokens import issue_flow_token
 
+from .conftest import send_to_endpoint
 from .meta_client import MetaPhone, b64, hs256_jwt
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "flowsadmin" / "examples"
@@ -65,12 +66,7 @@ def post(flow: Flow, body: bytes, signature: str | None, client: Client | None =
     return (client or Client()).post(url_of(flow), body, content_type="application/json", **headers)
 
 
-def call(phone: MetaPhone, flow: Flow, request: dict) -> tuple[int, dict]:
-    """Send one request like Meta; the answer decrypted, with its HTTP status."""
-    sealed = phone.seal(request)
-    response = post(flow, sealed.body, sealed.signature)
-    assert response["Content-Type"].startswith("text/plain")
-    return response.status_code, sealed.open(response.content)
+call = send_to_endpoint
 
 
 def exchange_request(screen: str, data: dict, token: str = TOKEN) -> dict:
@@ -287,6 +283,15 @@ def test_text_postgresql_cannot_hold_is_kept_not_lost(phone, bus_flow):
     event = Event.objects.get()
     assert (event.name, event.flow_token) == ("Odd\ufffdname", "t\ufffdk")
     assert event.properties == {"note\ufffd": ["a\ufffdb"], "n": 5}
+
+
+def test_a_nul_in_a_profile_update_does_not_stop_the_user(phone, bus_flow):
+    token = issue_flow_token(whatsapp_id="15551234567", flow=bus_flow)
+    payload = {"next_screen": "seat_selection", "ct-up": {"Name": "A\x00na", "Seat\x00": "w\x00"}}
+    status, answer = call(phone, bus_flow, exchange_request("welcome_screen", payload, token))
+    assert (status, answer["screen"]) == (200, "seat_selection")
+    profile = Profile.objects.get(whatsapp_id="15551234567")
+    assert (profile.name, profile.properties) == ("A\ufffdna", {"Seat\ufffd": "w\ufffd"})
 
 
 def test_when_an_event_cannot_be_written_the_user_stays_and_can_send_it_again(
@@ -843,8 +848,10 @@ def test_the_production_wsgi_app_answers_meta_without_django_middleware(producti
     assert answer.headers["Content-Type"].startswith("text/plain")
     assert sealed.open(answer.text)["screen"] == "seat_selection"
     assert Event.objects.get().name == "Date Selected"
-    # No session or CSRF cookie, no login redirect: none of Django's middleware ran.
-    assert "Set-Cookie" not in answer.headers
+    # Django's middleware stamps every response it sees (XFrameOptionsMiddleware, SecurityMiddleware);
+    # the endpoint's answers carry none of it.
+    assert "X-Frame-Options" not in answer.headers
+    assert "X-Content-Type-Options" not in answer.headers
 
     assert send(sealed.body, "sha256=" + "0" * 64).status_code == 432
     assert send(b"not json", phone.sign(b"not json")).status_code == 400
@@ -859,7 +866,8 @@ def test_the_production_wsgi_app_answers_meta_without_django_middleware(producti
     )
     assert unknown.status_code == 404
     # Every other URL is Django's, middleware included.
-    assert requests.get(f"{production_app}/healthz", timeout=10).status_code == 200
+    health = requests.get(f"{production_app}/healthz", timeout=10)
+    assert health.status_code == 200 and health.headers["X-Frame-Options"] == "DENY"
     assert (
         requests.get(f"{production_app}/flows/", timeout=10, allow_redirects=False).status_code
         == 302
