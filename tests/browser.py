@@ -10,7 +10,9 @@ from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "test-output"
@@ -62,6 +64,20 @@ def browser(tmp_path: Path, served_static: None) -> Iterator[WebDriver]:
 def wait(driver: WebDriver) -> WebDriverWait:
     # An element found just before a navigation or an htmx swap goes stale: look again, don't fail.
     return WebDriverWait(driver, WAIT_SECONDS, ignored_exceptions=(StaleElementReferenceException,))
+
+
+def sign_in(driver: WebDriver, base_url: str, username: str) -> None:
+    """Sign in through the login page and wait until the Sign out button, there only for a
+    signed-in user, shows that it worked."""
+    from .conftest import PASSWORD  # here: conftest imports this module's fixtures
+
+    driver.get(f"{base_url}/login/")
+    driver.find_element(By.ID, "id_username").send_keys(username)
+    driver.find_element(By.ID, "id_password").send_keys(PASSWORD)
+    driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    wait(driver).until(
+        EC.presence_of_element_located((By.XPATH, "//button[starts-with(., 'Sign out')]"))
+    )
 
 
 def screenshot(driver: WebDriver, name: str) -> None:

@@ -71,6 +71,22 @@ def flow(waba: Waba, marketer: object) -> Flow:
     return Flow.objects.create(waba=waba, name="Hotel feedback", created_by=marketer)
 
 
+def send_to_endpoint(
+    phone: object, flow: Flow, request: dict, client: Client | None = None
+) -> tuple[int, dict]:
+    """Seal a request as Meta does (tests/meta_client.py), POST it to the flow's hosted endpoint and
+    decrypt the answer; returns (HTTP status, decrypted answer)."""
+    sealed = phone.seal(request)
+    response = (client or Client()).post(
+        f"/meta/flows/{flow.public_id}/",
+        sealed.body,
+        content_type="application/json",
+        HTTP_X_HUB_SIGNATURE_256=sealed.signature,
+    )
+    assert response["Content-Type"].startswith("text/plain")
+    return response.status_code, sealed.open(response.content)
+
+
 def client_for(user: object | None) -> Client:
     client = Client()
     if user is not None:

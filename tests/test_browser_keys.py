@@ -8,19 +8,12 @@ from selenium.webdriver.support import expected_conditions as EC
 
 from wabas.models import Waba
 
-from .browser import screenshot, wait
+from .browser import screenshot, sign_in, wait
 from .conftest import PASSWORD
 
 
 def sign_in_and_open_flows(driver: WebDriver, base_url: str) -> None:
-    driver.get(f"{base_url}/login/")
-    driver.find_element(By.ID, "id_username").send_keys("alice")
-    driver.find_element(By.ID, "id_password").send_keys(PASSWORD)
-    driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
-    # Signing in leaves the login page; the Sign out button is only there for a signed-in user.
-    wait(driver).until(
-        EC.presence_of_element_located((By.XPATH, "//button[starts-with(., 'Sign out')]"))
-    )
+    sign_in(driver, base_url, "alice")
     driver.get(f"{base_url}/flows/")
     wait(driver).until(EC.presence_of_element_located((By.ID, "key-panel")))
 

@@ -12,8 +12,7 @@ from selenium.webdriver.support import expected_conditions as EC
 
 from flowsadmin.models import Flow
 
-from .browser import screenshot, wait
-from .conftest import PASSWORD
+from .browser import screenshot, sign_in, wait
 
 ROOT = Path(__file__).resolve().parents[1]
 JSONC = (ROOT / "tests/fixtures/flowjson/profile-update-with-comments.fragment.jsonc").read_text(
@@ -48,13 +47,7 @@ def test_a_marketer_fixes_a_pasted_flow_publishes_previews_and_deprecates_it(
     live_server, browser, sandbox_waba, marketer
 ):
     base = live_server.url
-    browser.get(f"{base}/login/")
-    browser.find_element(By.ID, "id_username").send_keys("bob")
-    browser.find_element(By.ID, "id_password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
-    wait(browser).until(
-        EC.presence_of_element_located((By.XPATH, "//button[starts-with(., 'Sign out')]"))
-    )
+    sign_in(browser, base, "bob")
 
     browser.get(f"{base}/flows/new/")
     browser.find_element(By.ID, "id_name").send_keys("Hotel feedback")

@@ -21,7 +21,7 @@ from audience.tasks import forget_old_endpoint_errors_task
 from flowsadmin import stats
 from flowsadmin.models import Flow
 
-from .conftest import client_for, make_user
+from .conftest import client_for, make_user, send_to_endpoint
 from .meta_client import MetaPhone
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "flowsadmin" / "examples"
@@ -281,15 +281,9 @@ def test_the_endpoint_feeds_the_funnel_and_the_health_numbers(client, waba, redi
             "flow_token": token,
             "data": {"next_screen": next_screen},
         }
-        sealed = phone.seal(request)
-        response = client.post(
-            f"/meta/flows/{flow.public_id}/",
-            sealed.body,
-            content_type="application/json",
-            HTTP_X_HUB_SIGNATURE_256=sealed.signature,
-        )
-        assert response.status_code == 200
-        return sealed.open(response.content)
+        status, answer = send_to_endpoint(phone, flow, request, client)
+        assert status == 200
+        return answer
 
     assert exchange("tok-1", second)["screen"] == second
     assert "error_message" in exchange("tok-2", "NOWHERE")["data"]
@@ -309,13 +303,7 @@ def test_the_flow_page_lists_the_endpoints_recent_problems(client, waba, campaig
         {"error": "INVALID_SCREEN", "error_message": "<b>x</b>"},
     ):
         request = {"version": "3.0", "action": "data_exchange", "screen": first, "data": data}
-        sealed = phone.seal(request | {"flow_token": "tok-1"})
-        client.post(
-            f"/meta/flows/{flow.public_id}/",
-            sealed.body,
-            content_type="application/json",
-            HTTP_X_HUB_SIGNATURE_256=sealed.signature,
-        )
+        send_to_endpoint(phone, flow, request | {"flow_token": "tok-1"}, client)
 
     page = client_for(campaign_manager).get(reverse("flows:detail", args=[flow.pk]))
 

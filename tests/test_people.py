@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from audience.models import Event, Profile
@@ -15,7 +14,7 @@ from flowsadmin.tokens import issue_flow_token, read_flow_token
 from wabas.crypto import hub_signature
 from wabas.models import WebhookDelivery
 
-from .conftest import client_for
+from .conftest import client_for, send_to_endpoint
 from .meta_client import MetaPhone
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "flowsadmin" / "examples"
@@ -189,14 +188,7 @@ def test_earlier_endpoint_events_with_the_same_token_are_stitched(deliver, clien
             "ct-up": {"City": "Pune", "Seat pref": "window"},
         },
     }
-    sealed = phone.seal(request)
-    answer = client.post(
-        f"/meta/flows/{bus_flow.public_id}/",
-        sealed.body,
-        content_type="application/json",
-        HTTP_X_HUB_SIGNATURE_256=sealed.signature,
-    )
-    assert answer.status_code == 200
+    assert send_to_endpoint(phone, bus_flow, request, client)[0] == 200
     assert Event.objects.filter(profile=None).count() == 2  # the event and the pending update
 
     deliver(completion(waba.meta_waba_id, {"flow_token": "tok-7f3a", "seat": "1A"}))
@@ -213,22 +205,14 @@ def test_earlier_endpoint_events_with_the_same_token_are_stitched(deliver, clien
 def test_an_overlong_foreign_token_still_keeps_and_stitches_its_events(deliver, waba, bus_flow):
     token = "t" * 5000
     phone = MetaPhone(waba.key_pair.public_pem, waba.app_secret)
-    sealed = phone.seal(
-        {
-            "version": "3.0",
-            "action": "data_exchange",
-            "screen": "welcome_screen",
-            "flow_token": token,
-            "data": {"next_screen": "seat_selection", "ct-evt": {"evtName": "Date Selected"}},
-        }
-    )
-    response = Client().post(
-        f"/meta/flows/{bus_flow.public_id}/",
-        sealed.body,
-        content_type="application/json",
-        HTTP_X_HUB_SIGNATURE_256=sealed.signature,
-    )
-    assert sealed.open(response.content)["screen"] == "seat_selection"
+    request = {
+        "version": "3.0",
+        "action": "data_exchange",
+        "screen": "welcome_screen",
+        "flow_token": token,
+        "data": {"next_screen": "seat_selection", "ct-evt": {"evtName": "Date Selected"}},
+    }
+    assert send_to_endpoint(phone, bus_flow, request)[1]["screen"] == "seat_selection"
     deliver(completion(waba.meta_waba_id, {"flow_token": token}))
     assert Event.objects.get(name="Date Selected").profile.whatsapp_id == ANA
 

@@ -15,24 +15,13 @@ from audience.models import Event
 from flowsadmin import exchange
 from flowsadmin.models import Flow
 
-from .browser import screenshot, wait
-from .conftest import PASSWORD
+from .browser import screenshot, sign_in, wait
 from .test_flow_browser import click, see
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "flowsadmin/examples"
 HOTEL = (EXAMPLES / "hotel-feedback.static.flow.json").read_text(encoding="utf-8")
 WEATHER = (EXAMPLES / "weather-or-age.customer-endpoint.flow.json").read_text(encoding="utf-8")
 WA_ID = "15557654321"
-
-
-def sign_in(browser: WebDriver, base: str) -> None:
-    browser.get(f"{base}/login/")
-    browser.find_element(By.ID, "id_username").send_keys("alice")
-    browser.find_element(By.ID, "id_password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
-    wait(browser).until(
-        EC.presence_of_element_located((By.XPATH, "//button[starts-with(., 'Sign out')]"))
-    )
 
 
 def open_phone(browser: WebDriver, base: str, flow: Flow) -> None:
@@ -56,7 +45,7 @@ def test_an_admin_plays_hotel_feedback_on_the_sandbox_phone_and_finds_the_event(
         meta_flow_id="5550001",
     )
     base = live_server.url
-    sign_in(browser, base)
+    sign_in(browser, base, "alice")
     open_phone(browser, base, flow)
     see(browser, "Would you recommend us to a friend?")
 
@@ -104,7 +93,7 @@ def test_an_admin_plays_the_weather_flow_to_rain_in_london(
         meta_flow_id="5550002",
         customer_endpoint_url=f"{base}/sandbox/customer/weather/",
     )
-    sign_in(browser, base)
+    sign_in(browser, base, "alice")
     open_phone(browser, base, flow)
     see(browser, "What would you like to check?")
 
