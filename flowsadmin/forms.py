@@ -4,30 +4,10 @@ from urllib.parse import urlsplit
 
 from django import forms
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.contrib.auth.forms import UserCreationForm
 from django.core.validators import URLValidator
 
 from .models import Flow
 from .relay import is_public_address
-from .roles import ROLES
-
-ROLE_CHOICES = [(role, role) for role in ROLES]
-
-
-class UserCreateForm(UserCreationForm):
-    """An admin adds a teammate with a role."""
-
-    email = forms.EmailField(required=False)
-    role = forms.ChoiceField(choices=ROLE_CHOICES)
-
-    class Meta(UserCreationForm.Meta):
-        model = get_user_model()
-        fields = ["username", "email"]
-
-
-class RoleForm(forms.Form):
-    role = forms.ChoiceField(choices=ROLE_CHOICES)
 
 
 class FlowFilterForm(forms.Form):

@@ -106,8 +106,9 @@ INSTALLED_APPS = [
     # Always installed so its tables exist; its URLs are mounted only when SANDBOX_ENABLED.
     "sandbox",
     "audience",
-    # Last, so that its post_migrate role sync sees every app's permissions.
     "flowsadmin",
+    # Last, so that its post_migrate role sync sees every app's permissions.
+    "accounts",
 ]
 
 MIDDLEWARE = [

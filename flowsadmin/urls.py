@@ -20,13 +20,6 @@ flow_patterns = (
     ],
     "flows",
 )
-user_patterns = (
-    [
-        path("", views.user_list, name="list"),
-        path("<int:pk>/role/", views.user_role, name="role"),
-    ],
-    "users",
-)
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -37,7 +30,7 @@ urlpatterns = [
     path("meta/flows/<uuid:public_id>/", exchange.data_exchange, name="flow_endpoint"),
     path("flows/", include(flow_patterns)),
     path("settings/wabas/", include("wabas.urls")),
-    path("settings/users/", include(user_patterns)),
+    path("settings/users/", include("accounts.urls")),
     path("people/", include("audience.urls")),
 ]
 

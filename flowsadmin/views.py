@@ -8,16 +8,13 @@ from urllib.parse import urlencode
 import redis
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_not_required, permission_required
-from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
 from audience.models import Event
@@ -27,10 +24,9 @@ from wabas.graph import GraphClient, MetaError
 from wabas.views import key_panel_context
 
 from .exchange import screens_of
-from .forms import EndpointSettingsForm, FlowFilterForm, FlowForm, RoleForm, UserCreateForm
+from .forms import EndpointSettingsForm, FlowFilterForm, FlowForm
 from .models import Flow, FlowActionNotAllowed
 from .preview import build_preview_from_text
-from .roles import ROLES, role_of
 from .services import (
     FlowFields,
     FlowNotReady,
@@ -90,45 +86,6 @@ def flow_list(request: HttpRequest) -> HttpResponse:
     if waba is not None:
         context |= key_panel_context(request, waba)
     return render(request, "flowsadmin/flow_list.html", context)
-
-
-@sensitive_post_parameters("password1", "password2")
-@permission_required("auth.view_user", raise_exception=True)
-def user_list(request: HttpRequest) -> HttpResponse:
-    """Everyone who can sign in, with their role; admins add teammates here."""
-    form = UserCreateForm(request.POST or None)
-    if request.method == "POST":
-        if not request.user.has_perm("auth.add_user"):
-            raise PermissionDenied
-        if form.is_valid():
-            with transaction.atomic():
-                user = form.save()
-                user.groups.set([Group.objects.get(name=form.cleaned_data["role"])])
-            messages.success(
-                request, f"{user.username} can now sign in as {form.cleaned_data['role']}."
-            )
-            return redirect("users:list")
-    users = get_user_model().objects.prefetch_related("groups").order_by("username")
-    rows = [(user, role_of(user)) for user in users]
-    return render(
-        request, "flowsadmin/user_list.html", {"rows": rows, "form": form, "roles": ROLES}
-    )
-
-
-@require_POST
-@permission_required("auth.change_user", raise_exception=True)
-def user_role(request: HttpRequest, pk: int) -> HttpResponse:
-    user = get_object_or_404(get_user_model(), pk=pk)
-    form = RoleForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Pick one of the roles.")
-    elif user == request.user:
-        # An admin demoting themselves could leave nobody able to manage users.
-        messages.error(request, "You cannot change your own role.")
-    else:
-        user.groups.set([Group.objects.get(name=form.cleaned_data["role"])])
-        messages.success(request, f"{user.username} is now {form.cleaned_data['role']}.")
-    return redirect("users:list")
 
 
 @login_not_required

@@ -6,8 +6,8 @@ import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
 
+from accounts.roles import ADMIN, CAMPAIGN_MANAGER, MARKETER
 from flowsadmin.models import Flow
-from flowsadmin.roles import ADMIN, CAMPAIGN_MANAGER, MARKETER
 from wabas.models import PhoneNumber, Waba
 from wabas.services import create_waba
 

@@ -10,9 +10,9 @@ from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
+from accounts.roles import ROLE_PERMISSIONS
 from flowsadmin import exchange
 from flowsadmin.models import Flow, FlowChange
-from flowsadmin.roles import ROLE_PERMISSIONS
 from sandbox.models import Flow as MetaFlow
 from sandbox.models import PhoneNumber as MetaPhone
 from sandbox.models import SentWebhook

@@ -10,8 +10,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.urls import reverse
 
+from accounts.roles import ADMIN, CAMPAIGN_MANAGER, MARKETER, sync_roles
 from flowsadmin.models import Flow, FlowChange
-from flowsadmin.roles import ADMIN, CAMPAIGN_MANAGER, MARKETER, sync_roles
 from sandbox.models import Account
 from sandbox.models import Flow as MetaFlow
 from sandbox.services import PublishRefused, ensure_account, publish_flow, save_new_flow

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from flowsadmin.roles import ROLES, sync_roles
+from accounts.roles import ROLES, sync_roles
 
 
 class Command(BaseCommand):
