@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.urls import reverse
 
+import flowsadmin
 from accounts.roles import ADMIN, CAMPAIGN_MANAGER, MARKETER, sync_roles
 from flowsadmin.models import Flow, FlowChange
 from sandbox.models import Account
@@ -19,7 +20,8 @@ from sandbox.validation import FlowJsonSyntaxError, validate
 from wabas.models import PhoneNumber, Waba
 from wabas.services import create_waba
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+# The example flows belong to the Flows app; the sandbox only seeds them.
+EXAMPLES = Path(flowsadmin.__file__).resolve().parent / "examples"
 
 # Demo logins are fixed so the README can print them; seed_demo refuses to run without the sandbox.
 DEMO_USERS = [
