@@ -4,7 +4,7 @@ from django.urls import include, path
 
 from wabas.views import webhook
 
-from . import exchange, views
+from . import exchange, health, views
 
 flow_patterns = (
     [
@@ -25,7 +25,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("healthz", views.healthz, name="healthz"),
+    path("healthz", health.healthz, name="healthz"),
     path("meta/webhook/", webhook, name="meta_webhook"),
     path("meta/flows/<uuid:public_id>/", exchange.data_exchange, name="flow_endpoint"),
     path("flows/", include(flow_patterns)),

@@ -5,17 +5,13 @@ import difflib
 import json
 from urllib.parse import urlencode
 
-import redis
-from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_not_required, permission_required
+from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db import DatabaseError, connection
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST
 
 from audience.models import Event
 from audience.services import answer_keys, as_text
@@ -86,32 +82,6 @@ def flow_list(request: HttpRequest) -> HttpResponse:
     if waba is not None:
         context |= key_panel_context(request, waba)
     return render(request, "flowsadmin/flow_list.html", context)
-
-
-@login_not_required
-@never_cache
-@require_GET
-def healthz(request: HttpRequest) -> JsonResponse:
-    """Liveness for load balancers: 503 when the database is down; the broker is reported too."""
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        database = "ok"
-    except DatabaseError:
-        database = "unavailable"
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-        broker = "not used: tasks run in-process"
-    else:
-        try:
-            client = redis.Redis.from_url(
-                settings.CELERY_BROKER_URL, socket_connect_timeout=0.5, socket_timeout=0.5
-            )
-            client.ping()
-            broker = "ok"
-        except redis.RedisError:
-            broker = "unavailable"
-    status = 200 if database == "ok" else 503
-    return JsonResponse({"database": database, "broker": broker}, status=status)
 
 
 # --- Flows: create, edit, lifecycle ---------------------------------------------------------------
