@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST
 
 from audience.models import Event
@@ -415,6 +416,7 @@ def flow_responses_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
             )
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    filename = f"flow-{flow.pk}-responses.csv"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Content-Disposition"] = content_disposition_header(
+        True, f"flow-{flow.pk}-responses.csv"
+    )
     return response

@@ -17,7 +17,7 @@ from django.http import (
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
@@ -125,7 +125,9 @@ def public_key_download(request: HttpRequest, pk: int) -> HttpResponse:
     waba = get_waba_for_user(request, pk)
     key_pair = get_object_or_404(KeyPair, waba=waba)
     response = HttpResponse(key_pair.public_pem, content_type="application/x-pem-file")
-    response["Content-Disposition"] = f'attachment; filename="waba-{waba.meta_waba_id}-public.pem"'
+    response["Content-Disposition"] = content_disposition_header(
+        True, f"waba-{waba.meta_waba_id}-public.pem"
+    )
     return response
 
 
@@ -158,8 +160,8 @@ def private_key(request: HttpRequest, pk: int) -> HttpResponse:
     private_pem = waba.key_pair.private_pem
     if action == KeyAccessLog.Action.DOWNLOAD:
         response = HttpResponse(private_pem, content_type="application/x-pem-file")
-        response["Content-Disposition"] = (
-            f'attachment; filename="waba-{waba.meta_waba_id}-private.pem"'
+        response["Content-Disposition"] = content_disposition_header(
+            True, f"waba-{waba.meta_waba_id}-private.pem"
         )
         return response
     return _render_key_panel(request, waba, private_pem=private_pem)
