@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-import csv
 import difflib
 import json
 from urllib.parse import urlencode
 
+from defusedcsv import csv
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
@@ -399,6 +399,9 @@ def flow_responses_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     flow = _get_flow_for_user(request, pk)
     responses = Event.objects.responses(flow)
     keys = answer_keys(responses.values_list("properties", flat=True).iterator(chunk_size=2000))
+    # Answers are typed by anyone who opens the flow: a cell starting with =, +, -, @ (or | and %)
+    # would run as a formula when the file is opened in a spreadsheet, so defusedcsv prefixes it
+    # with a quote. Numbers such as -5 are left as they are.
     writer = csv.writer(_Echo())
 
     def lines():

@@ -126,6 +126,34 @@ def test_the_csv_export_has_every_response_and_the_union_of_keys_in_first_seen_o
     ]
 
 
+def test_the_csv_export_neutralises_spreadsheet_formulas_and_keeps_non_latin_answers(
+    hotel, campaign_manager
+):
+    answers = {
+        "link": '=HYPERLINK("http://x","y")',
+        "plus": "+1+cmd",
+        "minus": "-2+cmd",
+        "at": "@SUM(A1)",
+        "score": "-5",
+        "comment": "Отлично, 谢谢 ☕ مرحبا",
+    }
+    submit(hotel, "15550001", answers, name="Zoë")
+
+    response = client_for(campaign_manager).get(reverse("flows:responses_csv", args=[hotel.pk]))
+
+    body = b"".join(response.streaming_content).decode("utf-8")
+    header, row = list(csv.reader(io.StringIO(body)))
+    cells = dict(zip(header, row, strict=True))
+    # A leading quote makes a spreadsheet show the text instead of running it.
+    assert cells["link"] == '\'=HYPERLINK("http://x","y")'
+    assert cells["plus"] == "'+1+cmd"
+    assert cells["minus"] == "'-2+cmd"
+    assert cells["at"] == "'@SUM(A1)"
+    assert cells["score"] == "-5"
+    assert cells["comment"] == "Отлично, 谢谢 ☕ مرحبا"
+    assert cells["profile_name"] == "Zoë"
+
+
 # --- funnel ----------------------------------------------------------------------------------
 
 
