@@ -405,6 +405,9 @@ def flow_responses_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     writer = csv.writer(_Echo())
 
     def lines():
+        # Excel reads a CSV without a byte order mark in the machine's legacy code page, which
+        # garbles non-Latin answers; with it, Excel reads the file as UTF-8.
+        yield "\ufeff"
         yield writer.writerow(["submitted_at", "whatsapp_id", "profile_name", *keys])
         for event in responses.select_related("profile").iterator(chunk_size=500):
             profile = event.profile

@@ -110,8 +110,8 @@ def test_the_csv_export_has_every_response_and_the_union_of_keys_in_first_seen_o
     assert response["Content-Type"].startswith("text/csv")
     assert "attachment" in response["Content-Disposition"]
     body = b"".join(response.streaming_content).decode("utf-8")
-    assert not body.startswith("\ufeff")
-    rows = list(csv.reader(io.StringIO(body)))
+    assert body.startswith("\ufeff")
+    rows = list(csv.reader(io.StringIO(body.removeprefix("\ufeff"))))
     assert rows[0] == [
         "submitted_at",
         "whatsapp_id",
@@ -126,7 +126,7 @@ def test_the_csv_export_has_every_response_and_the_union_of_keys_in_first_seen_o
     ]
 
 
-def test_the_csv_export_neutralises_spreadsheet_formulas_and_keeps_non_latin_answers(
+def test_the_csv_export_neutralises_formulas_and_starts_with_a_bom_for_non_latin_answers(
     hotel, campaign_manager
 ):
     answers = {
@@ -141,8 +141,10 @@ def test_the_csv_export_neutralises_spreadsheet_formulas_and_keeps_non_latin_ans
 
     response = client_for(campaign_manager).get(reverse("flows:responses_csv", args=[hotel.pk]))
 
-    body = b"".join(response.streaming_content).decode("utf-8")
-    header, row = list(csv.reader(io.StringIO(body)))
+    raw = b"".join(response.streaming_content)
+    # The UTF-8 byte order mark, so spreadsheets read the file as UTF-8.
+    assert raw.startswith(b"\xef\xbb\xbf")
+    header, row = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
     cells = dict(zip(header, row, strict=True))
     # A leading quote makes a spreadsheet show the text instead of running it.
     assert cells["link"] == '\'=HYPERLINK("http://x","y")'
