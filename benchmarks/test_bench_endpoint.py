@@ -40,9 +40,9 @@ from django.db import connection
 from audience.models import Event
 from flowsadmin import endpoint
 from flowsadmin.models import Flow
+from sandbox.meta_crypto import sign
 from tests.conftest import make_waba
 from tests.meta_client import MetaPhone
-from wabas.crypto import hub_signature
 
 ROOT = Path(__file__).resolve().parent.parent
 BUS = (ROOT / "flowsadmin" / "examples" / "bus-booking.clevertap-endpoint.flow.json").read_text()
@@ -294,7 +294,7 @@ def test_bench_endpoint_against_the_crypto_floor(server, tmp_path):
                 "entry": [{"id": waba.meta_waba_id, "changes": [change]}],
             }
         ).encode()
-        bodies.append((body, hub_signature(body, waba.app_secret)))
+        bodies.append((body, sign(body, waba.app_secret)))
     before = Event.objects.count()
     result = load(url, "/meta/webhook/", bodies, 4)
     assert result["statuses"] == {"200": len(bodies)}, result["statuses"]

@@ -13,9 +13,8 @@ import time
 import requests
 from django.db import transaction
 
-from wabas.crypto import hub_signature
-
 from . import tasks
+from .meta_crypto import sign
 from .models import (
     Account,
     Faults,
@@ -240,7 +239,7 @@ def deliver_webhook(delivery: SentWebhook) -> bool:
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "facebookexternalua",
-        "X-Hub-Signature-256": hub_signature(body, delivery.account.app_secret),
+        "X-Hub-Signature-256": sign(body, delivery.account.app_secret),
     }
     try:
         response = requests.post(

@@ -1,6 +1,7 @@
 from django.urls import path, re_path
 
-from . import customer, graph, phone, views
+from . import customer, graph, views
+from .phone import views as phone
 
 app_name = "sandbox"
 

@@ -16,7 +16,7 @@ from flowsadmin.models import Flow
 from sandbox import customer
 
 from .conftest import client_for
-from .test_sandbox_phone import act, footer, page
+from .test_sandbox_phone import act, footer, on_sandbox_meta, page
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "flowsadmin" / "examples"
 WEATHER = (EXAMPLES / "weather-or-age.customer-endpoint.flow.json").read_text()
@@ -140,7 +140,7 @@ def relayed(monkeypatch) -> list[dict]:
 
 def weather_flow(waba, base_url: str, flow_json: str = WEATHER) -> Flow:
     exchange.forget_hosted_flows()
-    return Flow.objects.create(
+    flow = Flow.objects.create(
         waba=waba,
         name="Weather or age",
         flow_json=flow_json,
@@ -148,6 +148,8 @@ def weather_flow(waba, base_url: str, flow_json: str = WEATHER) -> Flow:
         meta_flow_id="5550002",
         customer_endpoint_url=base_url + reverse("sandbox:customer_weather"),
     )
+    on_sandbox_meta(flow)
+    return flow
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ HTTP to our hosted endpoint (encrypted as Meta does), complete as a signed nfm_r
 
 from __future__ import annotations
 
+import ast
 import html
 import json
 from pathlib import Path
@@ -14,8 +15,11 @@ from audience.models import EndpointError, Event, Profile
 from flowsadmin import exchange
 from flowsadmin.models import Flow
 from flowsadmin.tokens import read_flow_token
-from sandbox import phone
-from sandbox.models import SentWebhook
+from sandbox import meta_crypto
+from sandbox import validation as meta_validation
+from sandbox.models import Account, SentWebhook
+from sandbox.models import Flow as MetaFlow
+from sandbox.services import publish_flow, save_new_flow
 
 from .conftest import client_for
 
@@ -34,10 +38,34 @@ def public_base_url(live_server, settings):
     exchange.forget_hosted_flows()
 
 
+def on_sandbox_meta(flow: Flow) -> MetaFlow:
+    """Put a published flow on the sandbox Meta as saving and publishing it from the dashboard would:
+    its JSON as the flow asset and, when it uses an endpoint, our data-exchange URL as endpoint_uri.
+    The phone plays that copy. No status webhooks: these tests look at what the phone sends."""
+    checked = meta_validation.validate(flow.flow_json)
+    meta = MetaFlow(
+        account=Account.objects.get(waba_id=flow.waba.meta_waba_id),
+        flow_id=flow.meta_flow_id,
+        name=flow.name,
+        categories=flow.categories,
+        endpoint_uri=flow.data_exchange_url() if checked.data_api_version else "",
+    )
+    meta.set_json(
+        flow.flow_json,
+        errors=checked.errors,
+        version=checked.version,
+        data_api_version=checked.data_api_version,
+    )
+    save_new_flow(meta, notify=False)
+    return publish_flow(meta, notify=False)
+
+
 def published(waba, name: str, text: str) -> Flow:
-    return Flow.objects.create(
+    flow = Flow.objects.create(
         waba=waba, name=name, flow_json=text, status="PUBLISHED", meta_flow_id="5550001"
     )
+    on_sandbox_meta(flow)
+    return flow
 
 
 def page(client, flow: Flow) -> str:
@@ -169,7 +197,9 @@ def test_a_data_api_4_flow_is_played_with_a_flow_token_signature(
     client = client_for(admin_user)
     assert "Book your journey" in act(client, flow, op="start", whatsapp_id=WA_ID, init="on")
 
-    monkeypatch.setattr(phone, "token_signature", lambda token, secret: "forged.jwt.value")
+    monkeypatch.setattr(
+        meta_crypto, "flow_token_signature", lambda token, secret: "forged.jwt.value"
+    )
     text = act(client, flow, op="start", whatsapp_id=WA_ID, init="on")
     assert "This form is no longer available." in text
     assert EndpointError.objects.get(flow=flow).kind == "invalid_token"
@@ -200,13 +230,8 @@ def test_http_errors_are_readable_on_the_phone(sandbox_waba, admin_user):
 
 
 def test_the_sandbox_page_links_published_flows_to_the_phone(sandbox_waba, admin_user):
-    from sandbox.models import Account
-    from sandbox.models import Flow as MetaFlow
-
     flow = published(sandbox_waba, "Hotel feedback", HOTEL)
-    meta = MetaFlow.objects.create(
-        account=Account.objects.get(), flow_id="5550001", name="Hotel feedback", status="PUBLISHED"
-    )
+    meta = MetaFlow.objects.get(flow_id="5550001")
     client = client_for(admin_user)
     home = client.get(reverse("sandbox:home")).content.decode()
     link = reverse("sandbox:phone_by_meta_id", args=[meta.flow_id])
@@ -222,3 +247,25 @@ def test_a_marketer_gets_403_on_the_phone(sandbox_waba, marketer):
     url = reverse("sandbox:phone", args=[flow.pk])
     assert client.get(url).status_code == 403
     assert client.post(url, {"op": "start", "whatsapp_id": WA_ID}).status_code == 403
+
+
+def test_the_phone_reads_and_seals_with_its_own_code():
+    """The phone and the Meta-side crypto take from our code only what a Flow message carries (the
+    flow, for its Flow ID and flow token), so a misreading in our preview or endpoint can't be
+    repeated by the phone and slip past its tests."""
+    root = Path(__file__).resolve().parent.parent / "sandbox"
+    allowed = {"flowsadmin.models", "flowsadmin.tokens"}
+    ours = ("flowsadmin", "wabas", "audience", "exchange", "templates_app", "campaigns")
+    borrowed = {}
+    for path in [*sorted((root / "phone").glob("*.py")), root / "meta_crypto.py"]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            for name in names:
+                if name.split(".")[0] in ours and name not in allowed:
+                    borrowed.setdefault(path.name, []).append(name)
+    assert borrowed == {}

@@ -17,6 +17,7 @@ from flowsadmin.models import Flow
 
 from .browser import screenshot, sign_in, wait
 from .test_flow_browser import click, see
+from .test_sandbox_phone import on_sandbox_meta
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "flowsadmin/examples"
 HOTEL = (EXAMPLES / "hotel-feedback.static.flow.json").read_text(encoding="utf-8")
@@ -44,6 +45,7 @@ def test_an_admin_plays_hotel_feedback_on_the_sandbox_phone_and_finds_the_event(
         status="PUBLISHED",
         meta_flow_id="5550001",
     )
+    on_sandbox_meta(flow)
     base = live_server.url
     sign_in(browser, base, "alice")
     open_phone(browser, base, flow)
@@ -93,6 +95,7 @@ def test_an_admin_plays_the_weather_flow_to_rain_in_london(
         meta_flow_id="5550002",
         customer_endpoint_url=f"{base}/sandbox/customer/weather/",
     )
+    on_sandbox_meta(flow)
     sign_in(browser, base, "alice")
     open_phone(browser, base, flow)
     see(browser, "What would you like to check?")
