@@ -84,7 +84,8 @@ def gunicorn(module: str, extra_env: dict[str, str] | None = None):
             try:
                 if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
                     break
-            except requests.ConnectionError:
+            # A worker still booting on a busy machine leaves the first request waiting: try again.
+            except (requests.ConnectionError, requests.Timeout):
                 time.sleep(0.05)
         else:
             raise RuntimeError("gunicorn did not start")
