@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.db import connection
 
 from audience.models import Event
-from flowsadmin import endpoint
+from exchange import crypto
 from flowsadmin.models import Flow
 from tests.conftest import make_waba
 from tests.meta_client import MetaPhone
@@ -156,7 +156,7 @@ class Floor:
         try:
             started = time.perf_counter()
             for fields in self.prepared:
-                aes_key = self.private_key.decrypt(fields["encrypted_aes_key"], endpoint.OAEP)
+                aes_key = self.private_key.decrypt(fields["encrypted_aes_key"], crypto.OAEP)
                 iv = fields["initial_vector"]
                 json.loads(AESGCM(aes_key).decrypt(iv, fields["encrypted_flow_data"], None))
                 AESGCM(aes_key).encrypt(bytes(b ^ 0xFF for b in iv), self.answer, None)
@@ -213,7 +213,7 @@ def test_bench_endpoint_against_the_crypto_floor(server, tmp_path):
     flow = Flow.objects.create(waba=waba, name="Bus booking", flow_json=BUS, status="PUBLISHED")
     phone = MetaPhone(waba.key_pair.public_pem, waba.app_secret)
     path = f"/meta/flows/{flow.public_id}/"
-    floor = Floor(phone, endpoint.load_private_key(waba.key_pair.private_pem))
+    floor = Floor(phone, crypto.load_private_key(waba.key_pair.private_pem))
     say(
         "floor (1 core, in-process RSA-OAEP + AES-GCM request and answer): "
         f"{floor.per_second():,.0f}/s; each line below is the median of {ROUNDS} runs, each "
