@@ -1,6 +1,6 @@
 """What a decrypted data-exchange request says, and the shapes of the answers it gets.
 
-Framework-free. The shapes are those of Meta's public page
+Framework-free (no Django, no models). The shapes are those of Meta's public page
 (https://developers.facebook.com/docs/whatsapp/flows/guides/implementingyourflowendpoint); every
 answer is encrypted by crypto.encrypt_response before it leaves.
 """
@@ -8,8 +8,6 @@ answer is encrypted by crypto.encrypt_response before it leaves.
 from __future__ import annotations
 
 from typing import Any
-
-from audience.services import INGESTION_KEYS
 
 # The pseudo-screen that closes the flow; it is never declared in the Flow JSON.
 SUCCESS = "SUCCESS"
@@ -53,8 +51,3 @@ def is_error_notification(request: dict) -> bool:
     """A client-side error report about our previous answer: `data.error` (or `error_key`)."""
     data = request.get("data")
     return isinstance(data, dict) and ("error" in data or "error_key" in data)
-
-
-def without_ingestion(data: dict) -> dict:
-    """The payload as the next screen or the customer endpoint should see it: no ct-evt / ct-up."""
-    return {key: value for key, value in data.items() if key not in INGESTION_KEYS}

@@ -18,4 +18,6 @@ class ExchangeConfig(AppConfig):
         # from there (cache.py says for how long other processes may still serve it).
         for signal in (post_save, post_delete):
             signal.connect(cache.forget_flow, sender=Flow, dispatch_uid="exchange.forget_flow")
-            signal.connect(cache.forget_all_flows, sender=Waba, dispatch_uid="exchange.forget_waba")
+            signal.connect(
+                cache.forget_hosted_flows, sender=Waba, dispatch_uid="exchange.forget_waba"
+            )

@@ -73,15 +73,12 @@ def hosted_flow(public_id: str) -> Flow | None:
     return flow
 
 
-def forget_hosted_flows() -> None:
-    _flows.clear()
-
-
 def forget_flow(instance: Flow, **kwargs: object) -> None:
     """Receiver: a flow was saved or deleted."""
     _flows.pop(str(instance.public_id), None)
 
 
-def forget_all_flows(**kwargs: object) -> None:
-    """Receiver: a WABA was saved or deleted; its app secret may have changed, and edits are rare."""
+def forget_hosted_flows(**kwargs: object) -> None:
+    """Forget every flow; the receiver for a saved or deleted WABA, whose app secret may have
+    changed (WABA edits are rare)."""
     _flows.clear()

@@ -26,7 +26,7 @@ from typing import Any
 from django.conf import settings
 
 from audience.models import Event
-from audience.services import ingest_payload, profile_for
+from audience.services import INGESTION_KEYS, ingest_payload, profile_for
 from flowsadmin.models import Flow
 from flowsadmin.tokens import looks_like_ours, read_flow_token
 from wabas.crypto import valid_hub_signature
@@ -50,6 +50,11 @@ TOKEN_INVALID = "This form is no longer available."
 
 def _setting(name: str, default: Any) -> Any:
     return getattr(settings, name, default)
+
+
+def without_ingestion(data: dict) -> dict:
+    """The payload as the next screen or the customer endpoint should see it: no ct-evt / ct-up."""
+    return {key: value for key, value in data.items() if key not in INGESTION_KEYS}
 
 
 Reply = tuple[int, str]  # HTTP status, text body
@@ -226,7 +231,7 @@ class Exchange:
             target = self.screen
         data = {
             key: value
-            for key, value in answers.without_ingestion(self.data).items()
+            for key, value in without_ingestion(self.data).items()
             if key != answers.NEXT_SCREEN
         }
         if not isinstance(target, str) or not target:
@@ -251,7 +256,7 @@ class Exchange:
         forward = {"version": self.version, "action": self.action}
         if "screen" in self.request:
             forward["screen"] = self.request["screen"]
-        forward["data"] = answers.without_ingestion(self.data)
+        forward["data"] = without_ingestion(self.data)
         forward["flow_token"] = self.flow_token
         url = self.flow.customer_endpoint_url
         try:
