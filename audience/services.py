@@ -26,6 +26,7 @@ from .models import Event, Profile
 EVENT_KEY = "ct-evt"
 PROFILE_KEY = "ct-up"
 INGESTION_KEYS = (EVENT_KEY, PROFILE_KEY)
+
 PROFILE_UPDATED = "WAF_ProfileUpdated"
 MAX_NAME = Event._meta.get_field("name").max_length
 MAX_TOKEN = Event._meta.get_field("flow_token").max_length
