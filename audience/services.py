@@ -15,12 +15,17 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from flowsadmin.endpoint import EVENT_KEY, INGESTION_KEYS, PROFILE_KEY
 from flowsadmin.models import Flow
 from flowsadmin.tokens import read_flow_token
 from wabas.models import Waba
 
 from .models import Event, Profile
+
+# The payload keys that carry what we ingest rather than what the next screen shows: events to
+# record (ct-evt) and profile values to update (ct-up). The endpoint strips them before it relays.
+EVENT_KEY = "ct-evt"
+PROFILE_KEY = "ct-up"
+INGESTION_KEYS = (EVENT_KEY, PROFILE_KEY)
 
 PROFILE_UPDATED = "WAF_ProfileUpdated"
 MAX_NAME = Event._meta.get_field("name").max_length

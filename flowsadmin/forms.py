@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.validators import URLValidator
 
 from .models import Flow
-from .relay import is_public_address
+from .netguard import is_public_address
 
 
 class FlowFilterForm(forms.Form):
@@ -92,7 +92,7 @@ class FlowForm(EndpointSettingsForm):
 def refuse_private_url(url: str) -> str:
     """Refuse, when saving, a customer endpoint that names a private or loopback address.
 
-    Host names are checked again when the relay connects (flowsadmin/relay.py): DNS can change.
+    Host names are checked again when the relay connects (exchange/relay.py): DNS can change.
     """
     if not url or settings.ALLOW_PRIVATE_CUSTOMER_ENDPOINTS:
         return url

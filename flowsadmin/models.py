@@ -154,7 +154,7 @@ class Flow(models.Model):
         """The URL Meta calls: ours for hosted flows, the user's own for a custom endpoint."""
         if self.endpoint == self.Endpoint.CUSTOM:
             return self.custom_endpoint_url
-        # The endpoint itself is served under /meta/flows/ (DESIGN.md, public contracts).
+        # Served by the exchange app; a public contract: Meta keeps calling the URL it was given.
         return f"{settings.PUBLIC_BASE_URL}/meta/flows/{self.public_id}/"
 
     def apply_meta_state(self, data: dict) -> None:

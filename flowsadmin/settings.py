@@ -77,7 +77,7 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 # The loopback stand-in for Meta (sandbox/) is mounted only where it is asked for.
 SANDBOX_ENABLED = env_bool("SANDBOX_ENABLED", DEBUG)
 
-# The hosted data-exchange endpoint (flowsadmin/exchange.py). Meta gives the whole round trip about
+# The hosted data-exchange endpoint (the exchange app). Meta gives the whole round trip about
 # 10 seconds, so the relay to a customer's endpoint has a strict budget of its own.
 # Customer endpoints on private or loopback addresses are refused outside development (no SSRF).
 ALLOW_PRIVATE_CUSTOMER_ENDPOINTS = env_bool("ALLOW_PRIVATE_CUSTOMER_ENDPOINTS", DEBUG)
@@ -87,9 +87,10 @@ CUSTOMER_ENDPOINT_MAX_BYTES = 4 * 1024 * 1024
 FLOW_ENDPOINT_MAX_BODY_BYTES = 1024 * 1024
 # Each process keeps a flow's row this long: the query costs more than the cryptography.
 FLOW_ENDPOINT_CACHE_SECONDS = 10
-# Each process sends the endpoint's health and funnel numbers to Redis at most this often (stats.py).
+# Each process sends the endpoint's health and funnel numbers to Redis at most this often
+# (exchange/metrics.py).
 FLOW_STATS_FLUSH_SECONDS = float(env("FLOW_STATS_FLUSH_SECONDS", "1.0"))
-# Endpoint problems (audience.EndpointError) are kept this long for the flow's page.
+# Endpoint problems (exchange.EndpointError) are kept this long for the flow's page.
 ENDPOINT_ERROR_RETENTION_DAYS = 30
 
 INSTALLED_APPS = [
@@ -106,6 +107,7 @@ INSTALLED_APPS = [
     # Always installed so its tables exist; its URLs are mounted only when SANDBOX_ENABLED.
     "sandbox",
     "audience",
+    "exchange",
     "flowsadmin",
     # Last, so that its post_migrate role sync sees every app's permissions.
     "accounts",
@@ -171,8 +173,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "templates_app.tasks.refresh_pending_templates_task",
         "schedule": 5 * 60,
     },
+    # Endpoint problems past ENDPOINT_ERROR_RETENTION_DAYS.
     "forget-old-endpoint-errors": {
-        "task": "audience.tasks.forget_old_endpoint_errors_task",
+        "task": "exchange.tasks.forget_old_endpoint_errors_task",
         "schedule": 24 * 3600,
     },
 }

@@ -2,9 +2,10 @@ from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from exchange.views import data_exchange
 from wabas.views import webhook
 
-from . import exchange, health, views
+from . import health, views
 
 flow_patterns = (
     [
@@ -27,7 +28,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", health.healthz, name="healthz"),
     path("meta/webhook/", webhook, name="meta_webhook"),
-    path("meta/flows/<uuid:public_id>/", exchange.data_exchange, name="flow_endpoint"),
+    path("meta/flows/<uuid:public_id>/", data_exchange, name="data_exchange"),
     path("flows/", include(flow_patterns)),
     path("settings/wabas/", include("wabas.urls")),
     path("settings/users/", include("accounts.urls")),

@@ -16,11 +16,12 @@ from django.views.decorators.http import require_POST
 
 from audience.models import Event
 from audience.services import answer_keys, as_text
+from exchange.metrics import endpoint_health, screens_reached
+from exchange.screens import screens_of
 from wabas.access import current_waba
 from wabas.graph import GraphClient, MetaError
 from wabas.views import key_panel_context
 
-from .exchange import screens_of
 from .forms import EndpointSettingsForm, FlowFilterForm, FlowForm
 from .models import Flow, FlowActionNotAllowed
 from .preview import build_preview_from_text
@@ -38,7 +39,6 @@ from .services import (
     save_flow,
     update_endpoint_settings,
 )
-from .stats import endpoint_health, screens_reached
 
 
 def home(request: HttpRequest) -> HttpResponse:

@@ -9,7 +9,7 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "flowsadmin.settings")
 django_application = get_wsgi_application()
 
-from flowsadmin.exchange import with_lean_endpoint  # noqa: E402  (needs the apps loaded)
+from exchange.wsgi import with_lean_endpoint  # noqa: E402  (needs the apps loaded)
 
 # Meta's data-exchange calls skip Django's middleware; every other URL is Django's.
 application = with_lean_endpoint(django_application)

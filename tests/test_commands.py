@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from accounts.roles import ROLE_PERMISSIONS
-from flowsadmin import exchange
+from exchange import cache
 from flowsadmin.models import Flow, FlowChange
 from sandbox.models import Flow as MetaFlow
 from sandbox.models import PhoneNumber as MetaPhone
@@ -184,11 +184,11 @@ def served_demo(live_server, settings, transactional_db):
     """The demo seeded for a live server, as `make run` serves it."""
     settings.PUBLIC_BASE_URL = live_server.url
     settings.ALLOW_PRIVATE_CUSTOMER_ENDPOINTS = True
-    exchange.private_key.cache_clear()
-    exchange.forget_hosted_flows()
+    cache.private_key.cache_clear()
+    cache.forget_hosted_flows()
     run("seed_demo")
     yield
-    exchange.forget_hosted_flows()
+    cache.forget_hosted_flows()
 
 
 def test_the_weather_flow_opens_through_our_endpoint_right_after_the_seed(served_demo):

@@ -1,6 +1,6 @@
 """The hosted data-exchange endpoint at /meta/flows/<public id>/, as Meta's client sees it.
 
-Requests are built by tests/meta_client.py from the reference alone and sent as raw bodies.
+Requests are built by tests/meta_client.py, which shares no code with the server, and sent as raw bodies.
 """
 
 from __future__ import annotations
@@ -22,9 +22,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from django.db import DatabaseError, connections
 from django.test import Client
 
-from audience.models import EndpointError, Event, Profile
-from flowsadmin import endpoint, exchange
+from audience.models import Event, Profile
+from exchange import cache
+from exchange.crypto import load_private_key
+from exchange.models import EndpointError
+from exchange.screens import read_screens
 from flowsadmin.models import Flow
+from flowsadmin.netguard import is_public_address
 from flowsadmin.tokens import issue_flow_token
 
 from .conftest import send_to_endpoint
@@ -38,11 +42,11 @@ TOKEN = "tok-7f3a"
 
 @pytest.fixture(autouse=True)
 def fresh_caches():
-    exchange.private_key.cache_clear()
-    exchange.forget_hosted_flows()
+    cache.private_key.cache_clear()
+    cache.forget_hosted_flows()
     yield
-    exchange.private_key.cache_clear()
-    exchange.forget_hosted_flows()
+    cache.private_key.cache_clear()
+    cache.forget_hosted_flows()
 
 
 @pytest.fixture
@@ -226,8 +230,6 @@ def test_a_changed_flow_is_served_as_changed(phone, bus_flow, customer):
 
 
 def test_pkcs1_and_passphrase_protected_keys_load():
-    from flowsadmin.endpoint import load_private_key
-
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pkcs1 = key.private_bytes(
         serialization.Encoding.PEM,
@@ -894,8 +896,6 @@ def test_the_production_wsgi_app_answers_meta_without_django_middleware(producti
     ],
 )
 def test_only_public_addresses_count_as_public(address, public):
-    from flowsadmin.relay import is_public_address
-
     assert is_public_address(address) is public
 
 
@@ -918,4 +918,4 @@ def test_only_public_addresses_count_as_public(address, public):
 def test_the_routing_model_decides_which_screens_an_answer_may_show(
     flow_json, current, target, allowed
 ):
-    assert endpoint.read_screens(flow_json).allows(current, target) is allowed
+    assert read_screens(flow_json).allows(current, target) is allowed

@@ -16,9 +16,10 @@ from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 from django.utils import timezone
 
-from audience.models import EndpointError, Event, Profile
-from audience.tasks import forget_old_endpoint_errors_task
-from flowsadmin import stats
+from audience.models import Event, Profile
+from exchange import metrics
+from exchange.models import EndpointError
+from exchange.tasks import forget_old_endpoint_errors_task
 from flowsadmin.models import Flow
 
 from .conftest import client_for, make_user, send_to_endpoint
@@ -163,12 +164,12 @@ def test_the_funnel_counts_distinct_tokens_per_screen_in_the_json_order(
     hotel, campaign_manager, redis_keys
 ):
     for token in ("a", "b", "c", "d"):
-        stats.record_screen_visit(hotel.pk, token, "RECOMMEND")
-    stats.record_screen_visit(hotel.pk, "a", "RECOMMEND")  # BACK, or the same screen again: one
-    stats.record_screen_visit(hotel.pk, "a", "RATE")
-    stats.record_screen_visit(hotel.pk, "b", "RATE")
-    stats.record_screen_visit(hotel.pk + 1, "z", "RATE")  # another flow's
-    stats.record_screen_visit(hotel.pk, "z", "")  # no screen: nothing
+        metrics.record_screen_visit(hotel.pk, token, "RECOMMEND")
+    metrics.record_screen_visit(hotel.pk, "a", "RECOMMEND")  # BACK, or the same screen again: one
+    metrics.record_screen_visit(hotel.pk, "a", "RATE")
+    metrics.record_screen_visit(hotel.pk, "b", "RATE")
+    metrics.record_screen_visit(hotel.pk + 1, "z", "RATE")  # another flow's
+    metrics.record_screen_visit(hotel.pk, "z", "")  # no screen: nothing
     submit(hotel, "15550001", {"recommend": "Yes"})
 
     response = client_for(campaign_manager).get(reverse("flows:detail", args=[hotel.pk]))
@@ -189,17 +190,17 @@ def test_a_flow_without_visits_shows_an_empty_funnel(hotel, campaign_manager, re
 def test_health_counts_requests_errors_and_latency_percentiles(hotel, redis_keys):
     # 100 requests: 50 at 3 ms, 40 at 15 ms, 9 at 150 ms (errors), 1 at 12 s.
     for _ in range(50):
-        stats.record_endpoint_request(hotel.pk, ok=True, seconds=0.003)
+        metrics.record_endpoint_request(hotel.pk, ok=True, seconds=0.003)
     for _ in range(40):
-        stats.record_endpoint_request(hotel.pk, ok=True, seconds=0.015)
+        metrics.record_endpoint_request(hotel.pk, ok=True, seconds=0.015)
     for _ in range(9):
-        stats.record_endpoint_request(hotel.pk, ok=False, seconds=0.150)
-    stats.record_endpoint_request(hotel.pk, ok=True, seconds=12)
+        metrics.record_endpoint_request(hotel.pk, ok=False, seconds=0.150)
+    metrics.record_endpoint_request(hotel.pk, ok=True, seconds=12)
     # An hour and a half ago: only in the day's numbers.
     old = int(time.time() // 60) - 90
     redis_keys.hset(f"flowhealth:{hotel.pk}:{old}", mapping={"error": 10, "le:5000": 10})
 
-    numbers = stats.endpoint_health(hotel.pk)
+    numbers = metrics.endpoint_health(hotel.pk)
 
     assert numbers["available"]
     hour, day = numbers["hour"], numbers["day"]
@@ -207,7 +208,7 @@ def test_health_counts_requests_errors_and_latency_percentiles(hotel, redis_keys
     assert (hour.p50_ms, hour.p90_ms, hour.p99_ms) == (5, 20, 200)
     assert (day.requests, day.errors) == (110, 19)
     assert (day.p50_ms, day.p90_ms, day.p99_ms) == (20, 200, 5000)
-    assert stats.endpoint_health(hotel.pk + 1)["hour"].requests == 0
+    assert metrics.endpoint_health(hotel.pk + 1)["hour"].requests == 0
     written = set(redis_keys.scan_iter(f"flowhealth:{hotel.pk}:*")) - {
         f"flowhealth:{hotel.pk}:{old}".encode()
     }
@@ -215,7 +216,7 @@ def test_health_counts_requests_errors_and_latency_percentiles(hotel, redis_keys
 
 
 def test_health_percentile_past_the_last_bucket_and_the_page(hotel, campaign_manager, redis_keys):
-    stats.record_endpoint_request(hotel.pk, ok=True, seconds=30)
+    metrics.record_endpoint_request(hotel.pk, ok=True, seconds=30)
     hotel.health_status = {"can_send_message": "AVAILABLE"}
     hotel.health_alerts = {"ENDPOINT_ERROR_RATE": {"alert_state": "ACTIVATED"}}
     hotel.save()
@@ -231,10 +232,10 @@ def test_a_redis_outage_neither_raises_nor_breaks_the_page(hotel, campaign_manag
     dead = redis.Redis.from_url(
         "redis://127.0.0.1:1/0", socket_timeout=0.05, socket_connect_timeout=0.05
     )
-    monkeypatch.setattr(stats, "_client", dead)
-    stats.record_endpoint_request(hotel.pk, ok=True, seconds=0.01)  # no exception
-    stats.record_screen_visit(hotel.pk, "a", "RATE")
-    assert stats.endpoint_health(hotel.pk)["available"] is False
+    monkeypatch.setattr(metrics, "_client", dead)
+    metrics.record_endpoint_request(hotel.pk, ok=True, seconds=0.01)  # no exception
+    metrics.record_screen_visit(hotel.pk, "a", "RATE")
+    assert metrics.endpoint_health(hotel.pk)["available"] is False
     response = client_for(campaign_manager).get(reverse("flows:detail", args=[hotel.pk]))
     html = response.content.decode()
     assert response.status_code == 200 and response.context["funnel"] is None
@@ -245,25 +246,25 @@ def test_a_redis_outage_neither_raises_nor_breaks_the_page(hotel, campaign_manag
 def test_numbers_are_buffered_per_process_and_sent_in_one_go(hotel, redis_keys, settings):
     """The endpoint does not call Redis per request: what it records waits for the next flush."""
     settings.FLOW_STATS_FLUSH_SECONDS = 60
-    stats.record_endpoint_request(hotel.pk, ok=True, seconds=0.003)
-    stats.record_screen_visit(hotel.pk, "a", "RATE")
-    assert stats.endpoint_health(hotel.pk)["hour"].requests == 0
-    assert stats.screens_reached(hotel.pk, ["RATE"]) == {"RATE": 0}
+    metrics.record_endpoint_request(hotel.pk, ok=True, seconds=0.003)
+    metrics.record_screen_visit(hotel.pk, "a", "RATE")
+    assert metrics.endpoint_health(hotel.pk)["hour"].requests == 0
+    assert metrics.screens_reached(hotel.pk, ["RATE"]) == {"RATE": 0}
 
-    stats.flush()
+    metrics.flush()
 
-    assert stats.endpoint_health(hotel.pk)["hour"].requests == 1
-    assert stats.screens_reached(hotel.pk, ["RATE"]) == {"RATE": 1}
+    assert metrics.endpoint_health(hotel.pk)["hour"].requests == 1
+    assert metrics.screens_reached(hotel.pk, ["RATE"]) == {"RATE": 1}
 
 
 def test_buffered_numbers_arrive_without_another_request(hotel, redis_keys, settings):
     settings.FLOW_STATS_FLUSH_SECONDS = 0.2
-    stats.record_endpoint_request(hotel.pk, ok=True, seconds=0.003)
-    assert stats.endpoint_health(hotel.pk)["hour"].requests == 0
+    metrics.record_endpoint_request(hotel.pk, ok=True, seconds=0.003)
+    assert metrics.endpoint_health(hotel.pk)["hour"].requests == 0
     deadline = time.monotonic() + 5
-    while stats.endpoint_health(hotel.pk)["hour"].requests == 0 and time.monotonic() < deadline:
+    while metrics.endpoint_health(hotel.pk)["hour"].requests == 0 and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert stats.endpoint_health(hotel.pk)["hour"].requests == 1
+    assert metrics.endpoint_health(hotel.pk)["hour"].requests == 1
 
 
 # --- permissions -----------------------------------------------------------------------------
@@ -318,8 +319,8 @@ def test_the_endpoint_feeds_the_funnel_and_the_health_numbers(client, waba, redi
     assert exchange("tok-1", second)["screen"] == second
     assert "error_message" in exchange("tok-2", "NOWHERE")["data"]
     # tok-1 was on the first screen and reached the second; tok-2 stayed on the first.
-    assert stats.screens_reached(flow.pk, [first, second]) == {first: 2, second: 1}
-    hour = stats.endpoint_health(flow.pk)["hour"]
+    assert metrics.screens_reached(flow.pk, [first, second]) == {first: 2, second: 1}
+    hour = metrics.endpoint_health(flow.pk)["hour"]
     assert (hour.requests, hour.errors) == (2, 1)
 
 

@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 
 from audience.models import Profile
-from flowsadmin import exchange
+from exchange import cache
 from flowsadmin.models import Flow
 from sandbox import customer
 
@@ -139,7 +139,7 @@ def relayed(monkeypatch) -> list[dict]:
 
 
 def weather_flow(waba, base_url: str, flow_json: str = WEATHER) -> Flow:
-    exchange.forget_hosted_flows()
+    cache.forget_hosted_flows()
     flow = Flow.objects.create(
         waba=waba,
         name="Weather or age",
@@ -156,9 +156,9 @@ def weather_flow(waba, base_url: str, flow_json: str = WEATHER) -> Flow:
 def relay_to_loopback(live_server, settings):
     settings.PUBLIC_BASE_URL = live_server.url
     settings.ALLOW_PRIVATE_CUSTOMER_ENDPOINTS = True
-    exchange.private_key.cache_clear()
+    cache.private_key.cache_clear()
     yield
-    exchange.forget_hosted_flows()
+    cache.forget_hosted_flows()
 
 
 def with_ingestion_on_the_weather_screen() -> str:

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
-from audience.models import EndpointError, Event, Profile
-from flowsadmin import exchange
+from audience.models import Event, Profile
+from exchange import cache
+from exchange.models import EndpointError
 from flowsadmin.models import Flow
 from flowsadmin.tokens import read_flow_token
 from sandbox import meta_crypto
@@ -32,10 +33,10 @@ WA_ID = "15551234567"
 @pytest.fixture(autouse=True)
 def public_base_url(live_server, settings):
     settings.PUBLIC_BASE_URL = live_server.url
-    exchange.private_key.cache_clear()
-    exchange.forget_hosted_flows()
+    cache.private_key.cache_clear()
+    cache.forget_hosted_flows()
     yield
-    exchange.forget_hosted_flows()
+    cache.forget_hosted_flows()
 
 
 def on_sandbox_meta(flow: Flow) -> MetaFlow:

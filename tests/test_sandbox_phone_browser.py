@@ -12,7 +12,7 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select
 
 from audience.models import Event
-from flowsadmin import exchange
+from exchange import cache
 from flowsadmin.models import Flow
 
 from .browser import screenshot, sign_in, wait
@@ -37,7 +37,7 @@ def test_an_admin_plays_hotel_feedback_on_the_sandbox_phone_and_finds_the_event(
     live_server, browser, sandbox_waba, admin_user, settings
 ):
     settings.PUBLIC_BASE_URL = live_server.url
-    exchange.forget_hosted_flows()
+    cache.forget_hosted_flows()
     flow = Flow.objects.create(
         waba=sandbox_waba,
         name="Hotel feedback",
@@ -85,7 +85,7 @@ def test_an_admin_plays_the_weather_flow_to_rain_in_london(
 ):
     settings.PUBLIC_BASE_URL = live_server.url
     settings.ALLOW_PRIVATE_CUSTOMER_ENDPOINTS = True
-    exchange.forget_hosted_flows()
+    cache.forget_hosted_flows()
     base = live_server.url
     flow = Flow.objects.create(
         waba=sandbox_waba,

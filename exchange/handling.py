@@ -1,44 +1,41 @@
-"""The hosted data-exchange endpoint Meta calls at /meta/flows/<public id>/ (endpoint-contract.md).
+"""Answering Meta's data-exchange requests for a hosted flow at /meta/flows/<public id>/.
 
-The order of checks follows the reference (§11): size, flow, signature (432), envelope (400),
-decryption (421); then the action. `ping` answers the health check, an error notification is
-acknowledged and recorded, and INIT / BACK / data_exchange get their next screen: from the payload's
-`next_screen` (static navigation) or from the customer's endpoint. ct-evt / ct-up in a data_exchange
-payload are recorded before the answer leaves. Every answer is encrypted, and nothing a client sends
-produces a 500.
+The order of checks: size, flow, signature (432), envelope (400), decryption (421); then the action.
+`ping` answers the health check, an error notification is acknowledged and recorded, and INIT / BACK /
+data_exchange get their next screen: from the payload's `next_screen` (static navigation) or from the
+customer's endpoint. ct-evt / ct-up in a data_exchange payload are recorded before the answer leaves.
+Every answer is encrypted, and nothing a client sends produces a 500. Meta's public page describes the
+status codes and actions:
+https://developers.facebook.com/docs/whatsapp/flows/guides/implementingyourflowendpoint
 
-The path is kept lean because Meta counts our latency against the flow's health: served by a WSGI
-route in front of Django (`with_lean_endpoint`), the flow's row and the private key kept per process,
-the health and funnel numbers buffered (stats.py); an ingested event is the one write that waits.
+`serve` takes plain values, not a request object, so that two doors share it: the lean WSGI route
+(wsgi.py) in production and the Django view (views.py) for the test client and runserver. The path is kept lean because Meta
+counts our latency against the flow's health: the flow's row and the private key kept per process
+(cache.py), the health and funnel numbers buffered (metrics.py); an ingested event is the one write
+that waits.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable
-from functools import cached_property, lru_cache
-from http import HTTPStatus
+from functools import cached_property
 from typing import Any
-from uuid import UUID
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_not_required
-from django.db import connection
-from django.db.models.signals import post_delete, post_save
-from django.dispatch import receiver
-from django.http import HttpRequest, HttpResponse
-from django.views.decorators.csrf import csrf_exempt
 
-from audience.models import EndpointError, Event
-from audience.services import ingest_payload, profile_for
-from wabas.models import KeyPair, Waba
+from audience.models import Event
+from audience.services import INGESTION_KEYS, ingest_payload, profile_for
+from flowsadmin.models import Flow
+from flowsadmin.tokens import looks_like_ours, read_flow_token
+from wabas.crypto import valid_hub_signature
 
-from . import endpoint, relay
-from .models import Flow
-from .stats import record_endpoint_request, record_screen_visit
-from .tokens import looks_like_ours, read_flow_token
+from . import answers, crypto, relay
+from .cache import hosted_flow, private_key
+from .metrics import record_endpoint_request, record_screen_visit
+from .models import EndpointError
+from .screens import Screens, screens_of
 
 logger = logging.getLogger(__name__)
 
@@ -51,86 +48,13 @@ NOT_AVAILABLE = "This step isn't available right now. Please try again later."
 TOKEN_INVALID = "This form is no longer available."
 
 
-@lru_cache(maxsize=64)
-def private_key(key_pair_id: int) -> Any:
-    """The parsed private key of a key pair. Parsing PEM costs tens of milliseconds, so it is done
-    once per process; key pairs never change after creation (KeyPair refuses updates), so the id is
-    a safe cache key."""
-    pem = KeyPair.objects.values_list("private_pem", flat=True).get(pk=key_pair_id)
-    return endpoint.load_private_key(pem)
-
-
-@lru_cache(maxsize=128)
-def screens_of(flow_json: str) -> endpoint.Screens:
-    """Screens and routing model of a Flow JSON, parsed once per distinct JSON text."""
-    return endpoint.read_screens(flow_json)
-
-
 def _setting(name: str, default: Any) -> Any:
     return getattr(settings, name, default)
 
 
-def _load_hosted_flow(public_id: str) -> Flow | None:
-    """The flow with the fields this endpoint needs, its WABA's secret and key pair id, in one query."""
-    return (
-        Flow.objects.filter(public_id=public_id, endpoint=Flow.Endpoint.HOSTED)
-        .select_related("waba__key_pair")
-        .only(
-            "id",
-            "public_id",
-            "name",
-            "meta_flow_id",
-            "flow_json",
-            "customer_endpoint_url",
-            "requires_our_token",
-            "waba__id",
-            "waba__app_secret",
-            "waba__key_pair__id",
-        )
-        .first()
-    )
-
-
-# public id -> (expiry on the monotonic clock, flow). The ORM query costs more than all the
-# cryptography of a request, and Meta calls a flow many times a minute, so each process keeps what
-# it loaded for a few seconds. Saving a flow or a WABA forgets it here at once (see the receivers
-# below); other processes see the change when their copy expires: a new customer endpoint URL or app
-# secret takes effect within FLOW_ENDPOINT_CACHE_SECONDS. The Flow JSON of a published flow can't
-# change, and key pairs never do.
-_flows: dict[str, tuple[float, Flow]] = {}
-MAX_CACHED_FLOWS = 1024
-
-
-def hosted_flow(public_id: str) -> Flow | None:
-    """The hosted flow with this public id (a lower-case UUID string), or None."""
-    now = time.monotonic()
-    cached = _flows.get(public_id)
-    if cached is not None and cached[0] > now:
-        return cached[1]
-    flow = _load_hosted_flow(public_id)
-    if flow is None:
-        _flows.pop(public_id, None)
-        return None
-    if len(_flows) >= MAX_CACHED_FLOWS:
-        _flows.clear()
-    _flows[public_id] = (now + _setting("FLOW_ENDPOINT_CACHE_SECONDS", 10), flow)
-    return flow
-
-
-def forget_hosted_flows() -> None:
-    _flows.clear()
-
-
-@receiver(post_save, sender=Flow)
-@receiver(post_delete, sender=Flow)
-def _forget_flow(instance: Flow, **kwargs: object) -> None:
-    _flows.pop(str(instance.public_id), None)
-
-
-@receiver(post_save, sender=Waba)
-@receiver(post_delete, sender=Waba)
-def _forget_waba(**kwargs: object) -> None:
-    _flows.clear()  # its app secret may have changed; WABA edits are rare
+def without_ingestion(data: dict) -> dict:
+    """The payload as the next screen or the customer endpoint should see it: no ct-evt / ct-up."""
+    return {key: value for key, value in data.items() if key not in INGESTION_KEYS}
 
 
 Reply = tuple[int, str]  # HTTP status, text body
@@ -145,8 +69,8 @@ def serve(
 ) -> Reply:
     """Meta's encrypted request for one hosted flow; see the module docstring for the order of checks.
 
-    Framework-free, so that the lean WSGI route and the Django view share it: `read(n)` reads the
-    body (at most the declared length), `signature` is the X-Hub-Signature-256 header.
+    `read(n)` reads the body (at most the declared length), `signature` is the X-Hub-Signature-256
+    header: plain values, so that the lean WSGI route and the Django view share it.
     """
     started = time.perf_counter()
     if method != "POST":
@@ -162,11 +86,11 @@ def serve(
     if flow is None:
         return 404, "No hosted flow here."
     body = read(declared) if declared else b""
-    if not endpoint.valid_signature(flow.waba.app_secret, body, signature):
+    if not valid_hub_signature(body, flow.waba.app_secret, signature):
         return 432, "Bad or missing X-Hub-Signature-256."
     try:
-        envelope = endpoint.parse_envelope(body)
-    except endpoint.BadEnvelope as exc:
+        envelope = crypto.parse_envelope(body)
+    except crypto.BadEnvelope as exc:
         return 400, str(exc)
     # 421 whenever we can't decrypt: the WhatsApp client fetches our public key again and retries once.
     # From here the request is Meta's for this flow: it counts in the flow's endpoint health.
@@ -178,8 +102,8 @@ def serve(
         record_endpoint_request(flow.pk, ok=False, seconds=time.perf_counter() - started)
         return 421, "The request could not be decrypted."
     try:
-        clear, aes_key, iv = endpoint.decrypt_request(envelope, key)
-    except endpoint.DecryptionFailed as exc:
+        clear, aes_key, iv = crypto.decrypt_request(envelope, key)
+    except crypto.DecryptionFailed as exc:
         _record(flow, Kind.UNDECRYPTABLE, str(exc))
         record_endpoint_request(flow.pk, ok=False, seconds=time.perf_counter() - started)
         return 421, "The request could not be decrypted."
@@ -191,79 +115,7 @@ def serve(
     data = answer.get("data")
     ok = status == 200 and not (isinstance(data, dict) and "error_message" in data)
     record_endpoint_request(flow.pk, ok=ok, seconds=time.perf_counter() - started)
-    return status, endpoint.encrypt_response(answer, aes_key, iv)
-
-
-@csrf_exempt
-@login_not_required
-def data_exchange(request: HttpRequest, public_id: UUID) -> HttpResponse:
-    """The endpoint as a Django view: what the test client and runserver's URL table reach.
-
-    In production the lean WSGI route below answers these URLs before Django's middleware runs.
-    """
-    status, text = serve(
-        str(public_id),
-        request.method,
-        request.META.get("CONTENT_LENGTH"),
-        request.read,
-        request.headers.get("X-Hub-Signature-256"),
-    )
-    response = HttpResponse(text, status=status, content_type="text/plain")
-    if status == 405:
-        response["Allow"] = "POST"
-    return response
-
-
-FLOW_PATH = re.compile(
-    r"/meta/flows/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/"
-)
-
-
-def with_lean_endpoint(django_app: Callable) -> Callable:
-    """WSGI middleware: the data-exchange URLs go straight to `serve`, everything else to Django.
-
-    Meta counts our latency against the flow's health, and Django's middleware stack (sessions,
-    CSRF, authentication, messages) costs more per request than the endpoint's own work while
-    doing nothing for it: the endpoint authenticates by signature and answers encrypted text.
-    After each request the database connection is closed if it broke or outlived CONN_MAX_AGE, as
-    Django does when a request finishes.
-    """
-
-    def application(environ: dict, start_response: Callable) -> list[bytes]:
-        match = FLOW_PATH.fullmatch(environ.get("PATH_INFO", ""))
-        if match is None:
-            return django_app(environ, start_response)
-        try:
-            status, text = serve(
-                match[1],
-                environ.get("REQUEST_METHOD", ""),
-                environ.get("CONTENT_LENGTH"),
-                environ["wsgi.input"].read,
-                environ.get("HTTP_X_HUB_SIGNATURE_256"),
-            )
-        except Exception:  # the database is down, or a bug: logged, and a plain 500 like Django's
-            logger.exception("Flow endpoint failed for %s", environ.get("PATH_INFO"))
-            status, text = 500, "Server error."
-        finally:
-            connection.close_if_unusable_or_obsolete()
-        body = text.encode("utf-8")
-        headers = [
-            ("Content-Type", "text/plain; charset=utf-8"),
-            ("Content-Length", str(len(body))),
-        ]
-        if status == 405:
-            headers.append(("Allow", "POST"))
-        start_response(f"{status} {_reason(status)}", headers)
-        return [body]
-
-    return application
-
-
-def _reason(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:  # Meta's own codes, 427 and 432
-        return "Unknown Status Code"
+    return status, crypto.encrypt_response(answer, aes_key, iv)
 
 
 def _record(flow: Flow, kind: str, message: str, **detail: Any) -> None:
@@ -290,7 +142,7 @@ class Exchange:
         self.screen = screen if isinstance(screen, str) else ""
 
     @cached_property
-    def flow_screens(self) -> endpoint.Screens:
+    def flow_screens(self) -> Screens:
         return screens_of(self.flow.flow_json or "")
 
     @property
@@ -304,19 +156,19 @@ class Exchange:
     def answer(self) -> tuple[dict, int]:
         """(decrypted answer, HTTP status) for this request."""
         if self.action == "ping":
-            return endpoint.ping_response(), 200
-        if endpoint.is_error_notification(self.request):
+            return answers.ping_response(), 200
+        if answers.is_error_notification(self.request):
             self.record(
                 Kind.CLIENT_ERROR,
                 str(self.data.get("error_message") or self.data.get("error") or "error"),
                 error=self.data.get("error") or self.data.get("error_key"),
             )
-            return endpoint.acknowledge_response(), 200
+            return answers.acknowledge_response(), 200
         token, refusal = self.check_token()
         if refusal:
             # Meta's invalid-token code: the client closes the flow and disables its button.
             self.record(Kind.INVALID_TOKEN, refusal)
-            return endpoint.token_invalid_response(TOKEN_INVALID), 427
+            return answers.token_invalid_response(TOKEN_INVALID), 427
         if self.action not in SCREEN_ACTIONS:
             self.record(Kind.UNKNOWN_ACTION, f"Unknown action {str(self.action)[:100]!r}.")
             return self.error(NOT_AVAILABLE), 200
@@ -336,7 +188,7 @@ class Exchange:
     def check_token(self) -> tuple[dict | None, str]:
         """(our token's contents or None, why the request is refused or "")."""
         signature = self.request.get("flow_token_signature")
-        if signature is not None and not endpoint.valid_token_signature(
+        if signature is not None and not crypto.valid_token_signature(
             signature, self.flow.waba.app_secret, self.flow_token
         ):
             return None, "The flow_token_signature (Data API 4.0) failed its check."
@@ -365,28 +217,28 @@ class Exchange:
         return self.screens[0]
 
     def error(self, message: str) -> dict:
-        return endpoint.error_message_response(self.version, self.current_screen(), message)
+        return answers.error_message_response(self.version, self.current_screen(), message)
 
     def record(self, kind: str, message: str, **detail: Any) -> None:
         _record(self.flow, kind, message, action=self.action, screen=self.screen, **detail)
 
     def navigate(self) -> dict:
         """Static navigation: next_screen names the screen, the rest of the payload is its data."""
-        target = self.data.get(endpoint.NEXT_SCREEN)
+        target = self.data.get(answers.NEXT_SCREEN)
         if not target and self.action == "INIT" and self.screens:
             target = self.screens[0]
         elif not target and self.action == "BACK":
             target = self.screen
         data = {
             key: value
-            for key, value in endpoint.without_ingestion(self.data).items()
-            if key != endpoint.NEXT_SCREEN
+            for key, value in without_ingestion(self.data).items()
+            if key != answers.NEXT_SCREEN
         }
         if not isinstance(target, str) or not target:
             self.record(Kind.NAVIGATION, "The payload has no next_screen.")
             return self.error(NOT_AVAILABLE)
-        if target == endpoint.SUCCESS:
-            return endpoint.close_response(self.version, self.flow_token, data)
+        if target == answers.SUCCESS:
+            return answers.close_response(self.version, self.flow_token, data)
         if target not in self.screens:
             self.record(
                 Kind.NAVIGATION, f"next_screen {target[:100]!r} is not a screen of the flow."
@@ -397,14 +249,14 @@ class Exchange:
                 Kind.NAVIGATION, f"The routing model has no route {self.screen} → {target}."
             )
             return self.error(NOT_AVAILABLE)
-        return endpoint.screen_response(self.version, target, data)
+        return answers.screen_response(self.version, target, data)
 
     def relay(self) -> dict:
         """Ask the customer's endpoint for the next screen, with the clean decrypted request."""
         forward = {"version": self.version, "action": self.action}
         if "screen" in self.request:
             forward["screen"] = self.request["screen"]
-        forward["data"] = endpoint.without_ingestion(self.data)
+        forward["data"] = without_ingestion(self.data)
         forward["flow_token"] = self.flow_token
         url = self.flow.customer_endpoint_url
         try:
@@ -427,7 +279,7 @@ class Exchange:
                 url=url,
             )
             return self.error(TRY_AGAIN)
-        if screen == endpoint.SUCCESS:
+        if screen == answers.SUCCESS:
             extension = data.get("extension_message_response")
             params = extension.get("params") if isinstance(extension, dict) else None
             if not isinstance(params, dict):
@@ -437,7 +289,7 @@ class Exchange:
                     url=url,
                 )
                 return self.error(TRY_AGAIN)
-            return endpoint.close_response(self.version, self.flow_token, params)
+            return answers.close_response(self.version, self.flow_token, params)
         if screen not in self.screens:
             self.record(
                 Kind.CUSTOMER_INVALID,
@@ -453,4 +305,4 @@ class Exchange:
                 url=url,
             )
             return self.error(TRY_AGAIN)
-        return endpoint.screen_response(self.version, screen, data)
+        return answers.screen_response(self.version, screen, data)

@@ -13,7 +13,6 @@ changes between a check and the connect can't slip a private address in.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import socket
 import time
@@ -32,6 +31,8 @@ from urllib3.exceptions import (
     ReadTimeoutError,
 )
 from urllib3.util import connection as urllib3_connection
+
+from flowsadmin.netguard import is_public_address
 
 
 class RelayError(Exception):
@@ -56,13 +57,6 @@ class BadStatus(RelayError):
 
 class BadAnswer(RelayError):
     kind = "customer_invalid"
-
-
-def is_public_address(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone id
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
 
 
 def public_address_of(host: str, port: int) -> str:

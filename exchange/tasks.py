@@ -1,4 +1,4 @@
-"""Housekeeping for what the hosted endpoint records."""
+"""Housekeeping for what the hosted endpoint records: its problem records."""
 
 from __future__ import annotations
 
