@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from flowsadmin.models import Flow
 
-# ct-up keys that fill a profile's own fields (product document, "Profile ingestion flows": Name,
-# Email, Phone, Gender, and CleverTap's other standard keys we keep); matched case-insensitively.
+# ct-up keys that fill a profile's own fields (Name, Email, Phone, Gender, and CleverTap's other
+# standard profile keys we keep); matched case-insensitively.
 # Every other key is a custom property.
 STANDARD_KEYS = {
     "name": "name",

@@ -1,6 +1,6 @@
 """Events and profile updates from Flows: ct-evt / ct-up ingestion, completions, stitching.
 
-Two ways in, one vocabulary (product document, "Profile ingestion flows"):
+Two ways in, one vocabulary (the ct-evt / ct-up keys of a flow's payload):
 - the hosted endpoint calls `ingest_payload` with each data_exchange payload, before it answers;
 - the `messages` webhook calls `record_completion` with each nfm_reply (the flow's final payload).
 """

@@ -11,7 +11,7 @@ from wabas.models import Waba
 
 
 class FlowActionNotAllowed(Exception):
-    """The product document's status table does not allow this action in the flow's status."""
+    """The flow's status does not allow this action (see Flow.ALLOWED)."""
 
     def __init__(self, action: str, status: str) -> None:
         self.action, self.status = action, status
@@ -62,7 +62,7 @@ class Flow(models.Model):
         HOSTED = "HOSTED", "Hosted endpoint"
         CUSTOM = "CUSTOM", "Custom URL"
 
-    # The product document's status table, action by action: the pages ask it which buttons to show
+    # Which action each status allows, as Meta's Flow lifecycle does: the pages ask it which buttons to show
     # and every view and task asks it before doing anything. "clone" makes a new draft from any flow.
     ALLOWED = {
         Status.DRAFT: {

@@ -34,10 +34,6 @@ class FlowFields:
     requires_our_token: bool = False
 
 
-def check_json(text: str) -> flowjson.Report:
-    return flowjson.validate(text)
-
-
 def report_messages(report: flowjson.Report) -> list[dict]:
     """Our validation messages in text order, as stored on the flow and drawn under the editor."""
     return [m.as_dict() for m in report.messages]
@@ -54,7 +50,7 @@ def save_flow(
     """
     if flow.pk:
         flow.require("update_json")
-    report = check_json(fields.flow_json)
+    report = flowjson.validate(fields.flow_json)
     creating = not flow.pk
     json_changed = creating or fields.flow_json != flow.flow_json
     with transaction.atomic():
@@ -128,7 +124,7 @@ def _record_sync(flow: Flow, message: str) -> None:
 def publish_flow(flow: Flow, *, by: object, client: GraphClient) -> Flow:
     """Publish on Meta. Raises FlowActionNotAllowed, FlowNotReady or MetaError; nothing changes then."""
     flow.require("publish")
-    report = check_json(flow.flow_json)
+    report = flowjson.validate(flow.flow_json)
     if not flow.meta_flow_id or flow.meta_sync_error:
         raise FlowNotReady(
             "Save the flow to Meta first: " + (flow.meta_sync_error or "it is not on Meta yet.")

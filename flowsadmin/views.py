@@ -22,6 +22,7 @@ from wabas.access import current_waba
 from wabas.graph import GraphClient, MetaError
 from wabas.views import key_panel_context
 
+from . import flowjson
 from .forms import EndpointSettingsForm, FlowFilterForm, FlowForm
 from .models import Flow, FlowActionNotAllowed
 from .preview import build_preview_from_text
@@ -29,7 +30,6 @@ from .services import (
     FlowFields,
     FlowNotReady,
     StaleFlow,
-    check_json,
     clone_flow,
     delete_flow,
     deprecate_flow,
@@ -107,7 +107,7 @@ STARTER_JSON = """{
 """
 
 
-def _get_flow_for_user(request: HttpRequest, pk: int) -> Flow:
+def _get_flow_or_404(pk: int) -> Flow:
     """The flow with this id, or 404. Every role with a view permission sees every WABA's flows."""
     return get_object_or_404(Flow.objects.select_related("waba", "created_by"), pk=pk)
 
@@ -162,7 +162,7 @@ def flow_create(request: HttpRequest) -> HttpResponse:
 
 @permission_required("flowsadmin.view_flow", raise_exception=True)
 def flow_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    flow = _get_flow_for_user(request, pk)
+    flow = _get_flow_or_404(pk)
     editable = flow.can("update_json") and request.user.has_perm("flowsadmin.change_flow")
     form = None
     status = 200
@@ -278,7 +278,7 @@ def _actions_for(request: HttpRequest, flow: Flow) -> set[str]:
 @permission_required("flowsadmin.view_flow", raise_exception=True)
 def flow_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     """Publish, deprecate, delete, refresh or clone; refused with a message when not allowed."""
-    flow = _get_flow_for_user(request, pk)
+    flow = _get_flow_or_404(pk)
     if action not in ACTION_PERMISSIONS or action == "update_endpoint":
         raise Http404
     if not request.user.has_perm(ACTION_PERMISSIONS[action]):
@@ -321,8 +321,8 @@ def flow_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 
 @require_POST
 @permission_required("flowsadmin.change_flow", raise_exception=True)
-def flow_endpoint(request: HttpRequest, pk: int) -> HttpResponse:
-    flow = _get_flow_for_user(request, pk)
+def flow_endpoint_settings(request: HttpRequest, pk: int) -> HttpResponse:
+    flow = _get_flow_or_404(pk)
     form = EndpointSettingsForm(request.POST)
     if not form.is_valid():
         messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
@@ -339,7 +339,7 @@ def flow_endpoint(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("flowsadmin.view_flow", raise_exception=True)
 def flow_validate(request: HttpRequest) -> HttpResponse:
     """Check JSON on demand without saving: the messages fragment under the editor."""
-    report = check_json(request.POST.get("flow_json", ""))
+    report = flowjson.validate(request.POST.get("flow_json", ""))
     return render(
         request,
         "flowsadmin/_flow_messages.html",
@@ -350,7 +350,7 @@ def flow_validate(request: HttpRequest) -> HttpResponse:
 @permission_required("flowsadmin.view_flow", raise_exception=True)
 def flow_revision(request: HttpRequest, pk: int, number: int) -> HttpResponse:
     """One saved version of the JSON, as a diff against the one before it."""
-    flow = _get_flow_for_user(request, pk)
+    flow = _get_flow_or_404(pk)
     revision = get_object_or_404(flow.revisions, number=number)
     before = flow.revisions.filter(number__lt=number).order_by("-number").first()
     lines = difflib.unified_diff(
@@ -374,7 +374,7 @@ def flow_revision(request: HttpRequest, pk: int, number: int) -> HttpResponse:
 @permission_required("flowsadmin.view_flow", raise_exception=True)
 def flow_preview(request: HttpRequest, pk: int) -> HttpResponse:
     """Every screen drawn as a phone screen, with example data; footers follow navigate actions."""
-    flow = _get_flow_for_user(request, pk)
+    flow = _get_flow_or_404(pk)
     preview = build_preview_from_text(flow.flow_json)
     screen = preview.screen(request.GET.get("screen"))
     context = {
@@ -396,7 +396,7 @@ class _Echo:
 @permission_required(["flowsadmin.view_flow", "audience.view_profile"], raise_exception=True)
 def flow_responses_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     """Every submission of the flow, newest first: when, who, then one column per answered field."""
-    flow = _get_flow_for_user(request, pk)
+    flow = _get_flow_or_404(pk)
     responses = Event.objects.responses(flow)
     keys = answer_keys(responses.values_list("properties", flat=True).iterator(chunk_size=2000))
     # Answers are typed by anyone who opens the flow: a cell starting with =, +, -, @ (or | and %)

@@ -1,6 +1,6 @@
 """A customer's own endpoint for the weather-or-age example flow, so the relay can be played end to end.
 
-The product document's "CleverTap endpoint + Customer endpoint" example: the user enters London, our
+The "hosted endpoint + customer endpoint" example flow: the user enters London, our
 hosted endpoint relays the clean decrypted request here, and the customer's server answers the next
 screen with "Rain expected this morning." This view answers as that server would, in plain JSON: the
 relay between our endpoint and the customer is not encrypted, only Meta's side is.
@@ -43,7 +43,7 @@ def _pick(key: str, choices: int) -> int:
 
 
 def forecast(city: str) -> str:
-    """Today's weather for a city: London as the product document says, others a stable pick."""
+    """Today's weather for a city: London rainy, as the example flow expects; others a stable pick."""
     key = city.strip().casefold()
     return KNOWN_FORECASTS.get(key) or FORECASTS[_pick(key, len(FORECASTS))]
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from wabas.fields import EncryptedTextField
 
-# Flow JSON versions Meta no longer accepts for publishing (flow-json.md, section 2).
+# Flow JSON versions Meta no longer accepts for publishing (Meta's Flow JSON changelog freezes them).
 FROZEN_JSON_VERSIONS = {"2.1", "3.0", "3.1", "4.0", "5.0"}
 # How long a preview link stays valid, like Meta's.
 PREVIEW_LIFETIME = timedelta(days=30)
@@ -112,7 +112,7 @@ class Flow(models.Model):
         THROTTLED = "THROTTLED"
         BLOCKED = "BLOCKED"
 
-    # Which Graph API action each status allows (graph-api.md, section 4). Only drafts change; the
+    # Which Graph API action each status allows, as Meta's Flows API refuses the rest. Only drafts change; the
     # health moves (throttle, block, recover) are the sandbox operator's, standing in for Meta's monitor.
     ALLOWED = {
         Status.DRAFT: {"update", "upload_json", "publish", "delete"},

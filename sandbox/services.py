@@ -110,7 +110,7 @@ def change_flow_status(flow_id: str, status: str, *, reason: str = "") -> None:
 
 
 def _error_rate_alert(flow: Flow, status: str) -> dict:
-    """The ENDPOINT_ERROR_RATE alert that explains a health move (webhooks.md, section 6.2)."""
+    """The ENDPOINT_ERROR_RATE alert that explains a health move (Meta's flows webhook, event ENDPOINT_ERROR_RATE)."""
     rate, threshold = {
         Flow.Status.THROTTLED: (12.5, 10),
         Flow.Status.BLOCKED: (55.0, 50),

@@ -11,6 +11,8 @@ from flowsadmin.models import Flow
 from wabas.models import PhoneNumber, Waba
 from wabas.services import create_waba
 
+from .meta_client import MetaPhone
+
 PASSWORD = "correct horse battery staple"
 
 
@@ -85,6 +87,35 @@ def send_to_endpoint(
     )
     assert response["Content-Type"].startswith("text/plain")
     return response.status_code, sealed.open(response.content)
+
+
+@pytest.fixture
+def fresh_endpoint_caches() -> object:
+    """The endpoint keeps flows and private keys per process: each test starts and ends without them."""
+    from exchange import cache
+
+    cache.private_key.cache_clear()
+    cache.forget_hosted_flows()
+    yield
+    cache.private_key.cache_clear()
+    cache.forget_hosted_flows()
+
+
+@pytest.fixture
+def bus_flow(waba: Waba) -> Flow:
+    """The bus booking example, published, on the hosted endpoint."""
+    from .endpoint_support import BUS
+
+    return Flow.objects.create(
+        waba=waba, name="Bus booking", flow_json=BUS, status="PUBLISHED", meta_flow_id="5550001"
+    )
+
+
+@pytest.fixture
+def phone(waba: Waba) -> MetaPhone:
+    """Meta's side of the endpoint for the `waba` fixture: seals requests, opens answers."""
+
+    return MetaPhone(waba.key_pair.public_pem, waba.app_secret)
 
 
 def client_for(user: object | None) -> Client:

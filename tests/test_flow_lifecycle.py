@@ -124,7 +124,7 @@ def test_a_deprecated_flow_refuses_json_and_endpoint_edits(marketer, waba):
     )
     assert "A deprecated flow can't be edited." in html.unescape(response.content.decode())
     response = client.post(
-        reverse("flows:endpoint", args=[flow.pk]),
+        reverse("flows:endpoint_settings", args=[flow.pk]),
         {"customer_endpoint_url": "https://x.example"},
         follow=True,
     )
@@ -140,7 +140,7 @@ def test_a_published_flow_takes_a_new_customer_endpoint(marketer, waba):
         waba=waba, name="F", meta_flow_id="1", status="PUBLISHED", flow_json=HOTEL
     )
     client_for(marketer).post(
-        reverse("flows:endpoint", args=[flow.pk]),
+        reverse("flows:endpoint_settings", args=[flow.pk]),
         {"customer_endpoint_url": "https://hotel.example/flows"},
     )
     flow.refresh_from_db()
@@ -162,7 +162,7 @@ def test_a_published_flow_can_be_set_to_accept_only_our_tokens(marketer, waba):
     assert "Accept only flow tokens this dashboard issued" in page
 
     response = client.post(
-        reverse("flows:endpoint", args=[flow.pk]),
+        reverse("flows:endpoint_settings", args=[flow.pk]),
         {"customer_endpoint_url": "", "requires_our_token": "on"},
         follow=True,
     )
@@ -424,7 +424,9 @@ def test_a_private_customer_endpoint_is_refused_in_production(marketer, waba, se
         waba=waba, name="F", meta_flow_id="1", status="PUBLISHED", flow_json=HOTEL
     )
     response = client_for(marketer).post(
-        reverse("flows:endpoint", args=[flow.pk]), {"customer_endpoint_url": url}, follow=True
+        reverse("flows:endpoint_settings", args=[flow.pk]),
+        {"customer_endpoint_url": url},
+        follow=True,
     )
     assert "private or loopback address" in html.unescape(response.content.decode())
     flow.refresh_from_db()

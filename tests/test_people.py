@@ -26,7 +26,7 @@ ANA = "15551234567"
 def completion(
     waba_id: str, answers: dict, *, wamid: str = "wamid.COMPLETION_123", sender: str = ANA
 ) -> bytes:
-    """A Flow completion webhook (webhooks.md §4) carrying the flow's final payload."""
+    """A Flow completion webhook (an nfm_reply message) carrying the flow's final payload."""
     return json.dumps(
         {
             "object": "whatsapp_business_account",

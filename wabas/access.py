@@ -1,4 +1,4 @@
-"""The one way views fetch a WABA: only for a user who may see it, and the one they work in now."""
+"""How views fetch a WABA: by id, and the one the user works in now."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ def can_use_wabas(user: object) -> bool:
     return user.has_perm("flowsadmin.view_flow") or user.has_perm("wabas.view_waba")
 
 
-def get_waba_for_user(request: HttpRequest, pk: int) -> Waba:
-    """The WABA with this id, or 404. Permission checks stay in the view's decorator."""
+def get_waba_or_404(pk: int) -> Waba:
+    """The WABA with this id, or 404. Every role sees every WABA: permission checks stay in the view's
+    decorator."""
     return get_object_or_404(Waba, pk=pk)
 
 

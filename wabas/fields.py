@@ -5,7 +5,6 @@ from __future__ import annotations
 from functools import cache
 
 from django.conf import settings
-from django.core.signals import setting_changed
 from django.db import models
 
 from .crypto import FieldCipher
@@ -16,12 +15,10 @@ def field_cipher() -> FieldCipher:
     return FieldCipher(settings.FIELD_ENCRYPTION_KEYS)
 
 
-def _forget_cipher(*, setting: str, **kwargs: object) -> None:
+def forget_cipher(*, setting: str, **kwargs: object) -> None:
+    """Tests that change FIELD_ENCRYPTION_KEYS get a cipher with the new keys (connected in apps.py)."""
     if setting == "FIELD_ENCRYPTION_KEYS":
         field_cipher.cache_clear()
-
-
-setting_changed.connect(_forget_cipher)
 
 
 class EncryptedTextField(models.TextField):

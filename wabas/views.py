@@ -23,7 +23,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 
-from .access import can_use_wabas, get_waba_for_user
+from .access import can_use_wabas, get_waba_or_404
 from .forms import PasswordForm, PhoneNumberForm, WabaForm
 from .graph import GraphClient, MetaTransientError
 from .models import KeyAccessLog, KeyPair, SelectedWaba, Waba, WebhookDelivery
@@ -63,7 +63,7 @@ def waba_create(request: HttpRequest) -> HttpResponse:
 @sensitive_post_parameters(*("access_token", "app_secret", "webhook_verify_token"))
 @permission_required("wabas.change_waba", raise_exception=True)
 def waba_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    waba = get_waba_for_user(request, pk)
+    waba = get_waba_or_404(pk)
     form = WabaForm(request.POST or None, instance=waba)
     if request.method == "POST" and form.is_valid():
         form.save()
@@ -74,7 +74,7 @@ def waba_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @permission_required("wabas.view_waba", raise_exception=True)
 def waba_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    waba = get_waba_for_user(request, pk)
+    waba = get_waba_or_404(pk)
     return render(request, "wabas/waba_detail.html", _detail_context(request, waba))
 
 
@@ -96,7 +96,7 @@ def _detail_context(request: HttpRequest, waba: Waba, **extra: object) -> dict:
 
 @permission_required("wabas.add_phonenumber", raise_exception=True)
 def phone_create(request: HttpRequest, pk: int) -> HttpResponse:
-    waba = get_waba_for_user(request, pk)
+    waba = get_waba_or_404(pk)
     form = PhoneNumberForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         phone = form.save(commit=False)
@@ -110,7 +110,7 @@ def phone_create(request: HttpRequest, pk: int) -> HttpResponse:
 
 @permission_required("wabas.change_phonenumber", raise_exception=True)
 def phone_edit(request: HttpRequest, pk: int, phone_pk: int) -> HttpResponse:
-    waba = get_waba_for_user(request, pk)
+    waba = get_waba_or_404(pk)
     phone = get_object_or_404(waba.phone_numbers, pk=phone_pk)
     form = PhoneNumberForm(request.POST or None, instance=phone)
     if request.method == "POST" and form.is_valid():
@@ -122,7 +122,7 @@ def phone_edit(request: HttpRequest, pk: int, phone_pk: int) -> HttpResponse:
 
 @permission_required("wabas.view_keys", raise_exception=True)
 def public_key_download(request: HttpRequest, pk: int) -> HttpResponse:
-    waba = get_waba_for_user(request, pk)
+    waba = get_waba_or_404(pk)
     key_pair = get_object_or_404(KeyPair, waba=waba)
     response = HttpResponse(key_pair.public_pem, content_type="application/x-pem-file")
     response["Content-Disposition"] = content_disposition_header(
@@ -138,7 +138,7 @@ def public_key_download(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("wabas.reveal_private_key", raise_exception=True)
 def private_key(request: HttpRequest, pk: int) -> HttpResponse:
     """Reveal or download the private key, after the user re-enters their password; always audited."""
-    waba = get_waba_for_user(request, pk)
+    waba = get_waba_or_404(pk)
     action = request.POST.get("action")
     if action not in KeyAccessLog.Action.values:
         action = KeyAccessLog.Action.REVEAL
@@ -198,7 +198,7 @@ def switch_waba(request: HttpRequest) -> HttpResponse:
 @require_POST
 def waba_connect(request: HttpRequest, pk: int) -> HttpResponse:
     """Check the credentials with Meta now and import the phone numbers; keys are registered after."""
-    waba = get_waba_for_user(request, pk)
+    waba = get_waba_or_404(pk)
     try:
         connected = connect_waba(waba, client=GraphClient.for_waba(waba))
     except MetaTransientError as exc:
@@ -218,7 +218,7 @@ def waba_connect(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def keys_register(request: HttpRequest, pk: int) -> HttpResponse:
     """Upload the public key again for every phone number of the WABA."""
-    waba = get_waba_for_user(request, pk)
+    waba = get_waba_or_404(pk)
     register_public_keys(waba.phone_numbers.all())
     messages.success(request, "Registering the public key with Meta for every phone number.")
     return redirect("wabas:detail", pk=waba.pk)
