@@ -725,7 +725,7 @@ def test_the_fast_schema_check_agrees_with_jsonschema():
     weird = [None, True, 0, 2.0, 2.5, "", " ", "x" * 300, [], [{}], {}, {"name": "navigate"}]
     compared = 0
     for family_name in ("2", "4plus"):
-        family = flowjson._family(family_name)
+        family = flowjson.schema.family(family_name)
         for kind, sample in samples:
             schema = family.root if kind == "root" else family.components.get(kind)
             if schema is None:
