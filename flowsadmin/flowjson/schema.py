@@ -4,22 +4,23 @@ The schema files in `flowsadmin/schemas/` check the skeleton from the root (top 
 layout) and each component on its own, against `$defs/components/<type>`: so an unknown component
 type can be a warning (the preview draws a placeholder) while a known one is checked in full.
 
-A compiled check of the same schema decides whether an object is valid, and only invalid
-objects go through jsonschema for its errors.
+jsonschema-rs decides and explains: its errors carry the instance path, the keyword and the
+keyword's value (the missing property, the allowed types...), which is all a message needs. A
+valid object, the usual case, costs one `is_valid` call.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
+from jsonschema_rs import Draft202012Validator, ValidationErrorKind
 
 from .actions import ACTION_SLOTS, KNOWN_ACTIONS
 from .context import Context, cap
@@ -50,24 +51,15 @@ _REQUIRED_HINTS = {
     "data-source": '"data-source": [{"id": "1", "title": "First option"}, ...]',
     "label": '"label", the text people see',
 }
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-@dataclass
-class _Schema:
-    """One schema: a quick yes/no check, and jsonschema to explain a no."""
-
-    is_valid: Callable[[Any], bool]
-    explain: Draft202012Validator
-
-    def errors(self, instance: Any) -> Iterator[ValidationError]:
-        if not self.is_valid(instance):
-            yield from self.explain.iter_errors(instance)
-
-
-@dataclass
+@dataclass(frozen=True)
 class Family:
-    root: _Schema
-    components: dict[str, _Schema]
+    """The schema of one version family: the root, each component, and their property names."""
+
+    root: Draft202012Validator
+    components: dict[str, Draft202012Validator]
     component_properties: dict[str, frozenset[str]]
     screen_properties: frozenset[str]
 
@@ -75,15 +67,15 @@ class Family:
 @cache
 def family(name: str) -> Family:
     schema = json.loads((SCHEMA_DIR / f"flowjson-{name}.json").read_text(encoding="utf-8"))
-    root = Draft202012Validator(schema)
     components = schema["$defs"]["components"]
-    compiled: dict[str, Callable[[Any], bool]] = {}
     return Family(
-        root=_Schema(_compile(schema, schema, compiled), root),
-        # evolve() keeps the root's resolver, so "#/$defs/..." inside a component still resolves.
+        root=Draft202012Validator(schema),
+        # A component's schema refers to shared definitions ("#/$defs/action"): keep them beside it.
         components={
-            ctype: _Schema(_compile(sub, schema, compiled), root.evolve(schema=sub))
-            for ctype, sub in components.items()
+            ctype: Draft202012Validator(
+                {"$defs": schema["$defs"], "$ref": f"#/$defs/components/{ctype}"}
+            )
+            for ctype in components
         },
         component_properties={
             ctype: frozenset(sub["properties"]) for ctype, sub in components.items()
@@ -92,158 +84,9 @@ def family(name: str) -> Family:
     )
 
 
-# jsonschema spends most of its time building validators as it descends, ~100 us per component;
-# a 100-screen Flow would take 100 ms. So a compiled check of the same schema decides whether an
-# object is valid (~10x faster), and only invalid objects go through jsonschema for its errors.
-# It knows only the keywords our schema files use, and refuses to load a schema with any other.
-_ANNOTATIONS = frozenset(("$schema", "$id", "$comment", "$defs", "title", "description"))
-_TYPE_TESTS: dict[str, Callable[[Any], bool]] = {
-    "string": lambda v: isinstance(v, str),
-    "object": lambda v: isinstance(v, dict),
-    "array": lambda v: isinstance(v, list),
-    "boolean": lambda v: isinstance(v, bool),
-    "null": lambda v: v is None,
-    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
-    # JSON Schema counts 2.0 as an integer.
-    "integer": lambda v: (
-        (isinstance(v, int) and not isinstance(v, bool))
-        or (isinstance(v, float) and v.is_integer())
-    ),
-}
-
-
-def _json_equal(a: Any, b: Any) -> bool:
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    if isinstance(a, int | float) and isinstance(b, int | float):
-        return a == b
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, list):
-        return len(a) == len(b) and all(map(_json_equal, a, b))
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(_json_equal(a[k], b[k]) for k in a)
-    return a == b
-
-
-def _compile(
-    schema: Any, root: dict, refs: dict[str, Callable[[Any], bool]]
-) -> Callable[[Any], bool]:
-    if schema is True or schema == {}:
-        return lambda v: True
-    if schema is False:
-        return lambda v: False
-    checks: list[Callable[[Any], bool]] = []
-    unknown = set(schema) - _ANNOTATIONS - _KEYWORDS.keys() - {"then", "else"}
-    if unknown:
-        raise ValueError(f"flowjson's schema check does not know {sorted(unknown)}")
-    for key, value in schema.items():
-        if key in _ANNOTATIONS or key in ("then", "else"):
-            continue
-        checks.append(_KEYWORDS[key](value, schema, root, refs))
-    if len(checks) == 1:
-        return checks[0]
-
-    def check(v: Any) -> bool:
-        return all(c(v) for c in checks)
-
-    return check
-
-
-def _k_ref(ref: str, schema: dict, root: dict, refs: dict) -> Callable[[Any], bool]:
-    if ref not in refs:
-        assert ref.startswith("#/"), ref
-        target: Any = root
-        for part in ref[2:].split("/"):
-            target = target[part.replace("~1", "/").replace("~0", "~")]
-        cell: list[Callable[[Any], bool]] = []
-        refs[ref] = lambda v: cell[0](v)  # a placeholder, should a definition refer to itself
-        cell.append(_compile(target, root, refs))
-        refs[ref] = cell[0]
-    return refs[ref]
-
-
-def _k_type(names: str | list[str], *_: Any) -> Callable[[Any], bool]:
-    tests = [_TYPE_TESTS[n] for n in ([names] if isinstance(names, str) else names)]
-    return tests[0] if len(tests) == 1 else lambda v: any(t(v) for t in tests)
-
-
-def _k_properties(props: dict, schema: dict, root: dict, refs: dict) -> Callable[[Any], bool]:
-    compiled = {key: _compile(sub, root, refs) for key, sub in props.items()}
-    extra = schema.get("additionalProperties", True)
-    other = _compile(extra, root, refs)
-
-    def check(v: Any) -> bool:
-        if not isinstance(v, dict):
-            return True
-        return all(compiled.get(key, other)(item) for key, item in v.items())
-
-    return check
-
-
-def _k_additional(extra: Any, schema: dict, root: dict, refs: dict) -> Callable[[Any], bool]:
-    if "properties" in schema:
-        return lambda v: True  # handled together with "properties"
-    other = _compile(extra, root, refs)
-    return lambda v: not isinstance(v, dict) or all(other(x) for x in v.values())
-
-
-def _k_required(keys: list[str], *_: Any) -> Callable[[Any], bool]:
-    return lambda v: not isinstance(v, dict) or all(k in v for k in keys)
-
-
-def _k_items(sub: Any, schema: dict, root: dict, refs: dict) -> Callable[[Any], bool]:
-    each = _compile(sub, root, refs)
-    return lambda v: not isinstance(v, list) or all(each(x) for x in v)
-
-
-def _k_all_of(subs: list, schema: dict, root: dict, refs: dict) -> Callable[[Any], bool]:
-    compiled = [_compile(sub, root, refs) for sub in subs]
-    return lambda v: all(c(v) for c in compiled)
-
-
-def _k_if(sub: Any, schema: dict, root: dict, refs: dict) -> Callable[[Any], bool]:
-    test = _compile(sub, root, refs)
-    then = _compile(schema.get("then", True), root, refs)
-    other = _compile(schema.get("else", True), root, refs)
-    return lambda v: then(v) if test(v) else other(v)
-
-
-def _k_enum(choices: list, *_: Any) -> Callable[[Any], bool]:
-    return lambda v: any(_json_equal(v, c) for c in choices)
-
-
-def _k_const(value: Any, *_: Any) -> Callable[[Any], bool]:
-    return lambda v: _json_equal(v, value)
-
-
-def _k_pattern(pattern: str, *_: Any) -> Callable[[Any], bool]:
-    search = re.compile(pattern).search
-    return lambda v: not isinstance(v, str) or search(v) is not None
-
-
-_KEYWORDS: dict[str, Callable[..., Callable[[Any], bool]]] = {
-    "$ref": _k_ref,
-    "type": _k_type,
-    "properties": _k_properties,
-    "additionalProperties": _k_additional,
-    "required": _k_required,
-    "items": _k_items,
-    "allOf": _k_all_of,
-    "if": _k_if,  # with its "then" and "else"
-    "enum": _k_enum,
-    "const": _k_const,
-    "pattern": _k_pattern,
-    "minItems": lambda n, *_: lambda v: not isinstance(v, list) or len(v) >= n,
-    "maxItems": lambda n, *_: lambda v: not isinstance(v, list) or len(v) <= n,
-    "minLength": lambda n, *_: lambda v: not isinstance(v, str) or len(v) >= n,
-    "maxLength": lambda n, *_: lambda v: not isinstance(v, str) or len(v) <= n,
-}
-
-
-def check_root(ctx: Context, fam: Family) -> None:
+def check_root(ctx: Context, family: Family) -> None:
     """The skeleton against the root schema, then top-level properties Meta does not know."""
-    check(ctx, fam.root, ctx.data, ())
+    check(ctx, family.root, ctx.data, ())
     for key in ctx.data:
         if key not in TOP_LEVEL_KEYS:
             ctx.warn(
@@ -257,25 +100,89 @@ def check_root(ctx: Context, fam: Family) -> None:
 
 def check(
     ctx: Context,
-    schema: _Schema,
+    validator: Draft202012Validator,
     instance: Any,
     base: JsonPath,
     owner: str | None = None,
 ) -> None:
-    """Report what `schema` finds in `instance`, which sits at `base` in the Flow.
+    """Report what `validator` finds in `instance`, which sits at `base` in the Flow.
 
     `owner` names a component ('TextInput "email" on screen "CONTACT"') for messages about it.
     """
-    for err in schema.errors(instance):
-        _say(ctx, err, base, owner)
+    for relative, kind, text in _errors(validator, instance):
+        value = _value_at(instance, relative)
+        if (
+            isinstance(kind, ValidationErrorKind.Type)
+            and "number" in kind.types
+            and isinstance(value, float)
+        ):
+            # JSON Schema counts every float as a number; jsonschema-rs reads an infinite one (a
+            # literal such as 1e400 overflows to it) as no number at all.
+            continue
+        _say(ctx, base, relative, kind, value, text, owner)
 
 
-def _say(ctx: Context, err: ValidationError, base: JsonPath, owner: str | None = None) -> None:
-    relative: JsonPath = tuple(err.absolute_path)
-    path: JsonPath = (*base, *relative)
-    kind = err.validator
+def _errors(
+    validator: Draft202012Validator, instance: Any
+) -> Iterator[tuple[JsonPath, ValidationErrorKind, str]]:
+    keys: dict[str, str] = {}
+    try:
+        if validator.is_valid(instance):
+            return
+        errors = list(validator.iter_errors(instance))
+    except UnicodeEncodeError:
+        # Rust strings are UTF-8, which a lone surrogate (a "\ud83d" escape cut from its pair)
+        # is not. Check a copy where each one is U+FFFD: lengths, blankness and (schema values
+        # being plain text) equality come out the same; renamed keys are mapped back.
+        copy = _encodable(instance, keys)
+        if validator.is_valid(copy):
+            return
+        errors = list(validator.iter_errors(copy))
+    for err in errors:
+        path = tuple(keys.get(p, p) if isinstance(p, str) else p for p in err.instance_path)
+        yield path, err.kind, err.message
+
+
+def _encodable(value: Any, keys: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_encodable(item, keys) for item in value]
+    if isinstance(value, dict):
+        copy = {}
+        for key, item in value.items():
+            if _SURROGATE.search(key):
+                # A unique stand-in: two keys that differ only in their surrogates stay apart.
+                stand_in = f"\ufffd{uuid4().hex}"
+                keys[stand_in] = key
+                key = stand_in
+            copy[key] = _encodable(item, keys)
+        return copy
+    return value
+
+
+def _value_at(instance: Any, path: JsonPath) -> Any:
+    for part in path:
+        instance = instance[part]
+    return instance
+
+
+def _say(
+    ctx: Context,
+    base: JsonPath,
+    relative: JsonPath,
+    kind: ValidationErrorKind,
+    value: Any,
+    text: str,
+    owner: str | None,
+) -> None:
+    """One schema finding as a message that says what is wrong and what to write instead."""
+    path = (*base, *relative)
+    if path == ("version",):
+        return  # check_version says it better
     # "required" is about the object at path; the others about the last property of path.
-    container = relative if kind == "required" else relative[:-1]
+    required = isinstance(kind, ValidationErrorKind.Required)
+    container = relative if required else relative[:-1]
     if owner is None:
         where = _describe(ctx, (*base, *container))
     elif container:
@@ -284,29 +191,26 @@ def _say(ctx: Context, err: ValidationError, base: JsonPath, owner: str | None =
         where = owner
     last = path[-1] if path else None
     prop = f'"{last}"' if isinstance(last, str) else f"Item {last + 1}" if last is not None else ""
-    value = err.instance
-    if path == ("version",):
-        return  # check_version says it better
-    if kind == "required":
-        missing = re.match(r"'(.+)' is a required property", err.message)
-        name = missing.group(1) if missing else "a required property"
+
+    if required:
+        name = kind.property
         hint = _required_hint(name, path)
         ctx.error("missing-property", f'{cap(where)} has no "{name}": add {hint}.', path)
-    elif kind == "type":
-        expected = err.validator_value
-        words = [expected] if isinstance(expected, str) else list(expected)
+    elif isinstance(kind, ValidationErrorKind.Type):
+        words = sorted(kind.types, key=list(_TYPE_WORDS).index)
         if "string" in words and len(words) > 1:
             words = [w for w in words if w != "string"]
             wanted = " or ".join(_TYPE_WORDS[w] for w in words) + ' or a "${...}" reference'
         else:
             wanted = " or ".join(_TYPE_WORDS[w] for w in words)
         ctx.error(
-            "wrong-type",
-            f"{prop} of {where} must be {wanted}, not {json_type(value)}.",
-            path,
+            "wrong-type", f"{prop} of {where} must be {wanted}, not {json_type(value)}.", path
         )
-    elif kind in ("enum", "const"):
-        choices = err.validator_value if kind == "enum" else [err.validator_value]
+    elif isinstance(kind, ValidationErrorKind.Enum | ValidationErrorKind.Constant):
+        if isinstance(kind, ValidationErrorKind.Enum):
+            choices = kind.options
+        else:
+            choices = [kind.expected_value]
         options = ", ".join(json.dumps(c, ensure_ascii=False) for c in choices)
         shown = json.dumps(value, ensure_ascii=False)
         if len(shown) > 60:
@@ -317,32 +221,34 @@ def _say(ctx: Context, err: ValidationError, base: JsonPath, owner: str | None =
             f"{'one of ' if len(choices) > 1 else ''}{options}.",
             path,
         )
-    elif kind == "minItems":
-        count = err.validator_value
+    elif isinstance(kind, ValidationErrorKind.MinItems):
+        count = kind.limit
         ctx.error(
             "too-few-items",
             f"{prop} of {where} needs at least {count} item{'s' if count != 1 else ''}.",
             path,
         )
-    elif kind == "maxItems":
+    elif isinstance(kind, ValidationErrorKind.MaxItems):
         ctx.warn(
             "too-many-items",
             f"{prop} of {where} has {len(value)} items; Meta allows at most "
-            f"{err.validator_value}: remove {len(value) - err.validator_value}.",
+            f"{kind.limit}: remove {len(value) - kind.limit}.",
             path,
         )
-    elif kind in ("minLength", "pattern"):
+    elif isinstance(kind, ValidationErrorKind.MinLength | ValidationErrorKind.Pattern):
+        # The schemas use both only to refuse empty or blank text.
         ctx.error("blank-text", f"{prop} of {where} is empty: write a value.", path)
-    elif kind == "maxLength":
+    elif isinstance(kind, ValidationErrorKind.MaxLength):
         if "${" not in value:  # a reference's length says nothing about the text shown
             ctx.warn(
                 "text-too-long",
                 f"{prop} of {where} is {len(value)} characters long; Meta allows "
-                f"{err.validator_value}: shorten it.",
+                f"{kind.limit}: shorten it.",
                 path,
             )
     else:
-        ctx.error("invalid-value", f"{cap(where)}: {err.message}.", path)
+        # A keyword the schema files do not use today: the library's own words.
+        ctx.error("invalid-value", f"{cap(where)}: {text}.", path)
 
 
 def _describe(ctx: Context, path: JsonPath) -> str:
