@@ -1,6 +1,6 @@
 """Our own preview of a Flow: Flow JSON turned into what a phone would draw, screen by screen.
 
-Framework-free on purpose (no Django), like `flowjson.py`: `build_preview(data)` returns plain
+Framework-free on purpose (no Django), like `flowjson/`: `build_preview(data)` returns plain
 dataclasses and the page template only draws them. People preview a Flow to find out what is wrong
 with it, so nothing here raises on bad input: a missing key, a wrong type or an unknown component is
 drawn as far as it can be, and a placeholder says what could not be.

@@ -1,0 +1,216 @@
+"""Components: each one checked for its version and schema, and what the other rules need collected.
+
+The walk goes through Form, If and Switch into nested components. On the way it notes each
+screen's inputs (for `${form.x}`), Footers, actions and texts with `${...}` references, which the
+reference and action rules read afterwards.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .actions import ACTION_SLOTS
+from .context import Action, Context, Screen
+from .report import JsonPath
+from .schema import Family, check
+from .versions import COMPONENT_SINCE, PROPERTY_SINCE, RECOMMENDED_VERSION
+
+# Components whose value a Flow can read with ${form.<name>}.
+INPUT_COMPONENTS = frozenset(
+    (
+        "TextInput",
+        "TextArea",
+        "CheckboxGroup",
+        "RadioButtonsGroup",
+        "Dropdown",
+        "ChipsSelector",
+        "OptIn",
+        "DatePicker",
+        "CalendarPicker",
+        "PhotoPicker",
+        "DocumentPicker",
+    )
+)
+# Form, If and Switch nest components; Meta allows If three deep, this guards our own recursion.
+MAX_COMPONENT_NESTING = 20
+
+
+def walk(
+    ctx: Context,
+    screen: Screen,
+    family: Family,
+    children: Any,
+    path: JsonPath,
+    *,
+    in_form: bool,
+    in_branch: bool,
+    depth: int,
+) -> None:
+    if not isinstance(children, list):
+        return  # the schema reports it
+    if depth > MAX_COMPONENT_NESTING:
+        ctx.error(
+            "nested-too-deeply",
+            f"Components on {screen.label} are nested more than {MAX_COMPONENT_NESTING} "
+            "levels deep (Form, If, Switch): Meta allows If three levels deep. Flatten them.",
+            path,
+        )
+        return
+    for index, component in enumerate(children):
+        if isinstance(component, dict):
+            _component(
+                ctx,
+                screen,
+                family,
+                component,
+                (*path, index),
+                in_form=in_form,
+                in_branch=in_branch,
+                depth=depth,
+            )
+
+
+def _component(
+    ctx: Context,
+    screen: Screen,
+    family: Family,
+    comp: dict,
+    path: JsonPath,
+    *,
+    in_form: bool,
+    in_branch: bool,
+    depth: int,
+) -> None:
+    ctype = comp.get("type")
+    if not isinstance(ctype, str):
+        return  # the schema reports the missing type
+    name = comp.get("name")
+    since = COMPONENT_SINCE.get(ctype)
+    if since is None:
+        ctx.warn(
+            "unknown-component",
+            f'Unknown component type "{ctype}" on {screen.label}: the preview draws it as a '
+            "placeholder and Meta will refuse it unless it is newer than this dashboard. "
+            f"Check the spelling (known types: {', '.join(sorted(COMPONENT_SINCE))}).",
+            (*path, "type"),
+        )
+        if isinstance(name, str):
+            screen.fields.add(name)  # be lenient: it may well be an input
+        return
+    if ctx.before(since):
+        ctx.error(
+            "component-too-new",
+            f"{ctype} was introduced in Flow JSON version {since}, but this Flow is version "
+            f'{ctx.version}: raise "version" to {since} or later ({RECOMMENDED_VERSION} is '
+            f"recommended), or remove the {ctype}.",
+            (*path, "type"),
+        )
+    elif ctype in family.components:
+        label = f'{ctype} "{name}"' if isinstance(name, str) and name else ctype
+        check(ctx, family.components[ctype], comp, path, owner=f"{label} on {screen.label}")
+        _check_component_properties(ctx, screen, family, ctype, comp, path)
+
+    if ctype in INPUT_COMPONENTS:
+        if isinstance(name, str):
+            screen.fields.add(name)
+        if not in_form and ctx.before("4.0"):
+            ctx.error(
+                "input-outside-form",
+                f"Before version 4.0 every input must sit inside a Form, but this {ctype} on "
+                f'{screen.label} does not: wrap the inputs in {{"type": "Form", "name": '
+                f'"form", "children": [...]}}, or move the Flow to version 4.0 or later.',
+                path,
+            )
+    if ctype == "Footer":
+        screen.has_footer = True
+        if not in_branch:
+            screen.footers.append(path)
+
+    _collect_actions(screen, ctype, comp, path)
+    containers = {"Form": ("children",), "If": ("then", "else"), "Switch": ("cases",)}
+    skip = containers.get(ctype, ())
+    _collect_refs(screen, comp, path, skip)
+    for children, where, form, branch in _nested(ctype, comp, path, in_form, in_branch):
+        walk(ctx, screen, family, children, where, in_form=form, in_branch=branch, depth=depth + 1)
+
+
+def _nested(
+    ctype: str, comp: dict, path: JsonPath, in_form: bool, in_branch: bool
+) -> list[tuple[Any, JsonPath, bool, bool]]:
+    """The component lists a Form, If or Switch holds: each with its path, and whether it is
+    inside a Form (inputs before 4.0 must be) and inside a branch (a Footer there is one of two)."""
+    if ctype == "Form":
+        return [(comp.get("children"), (*path, "children"), True, in_branch)]
+    if ctype == "If":
+        return [(comp.get(branch), (*path, branch), in_form, True) for branch in ("then", "else")]
+    if ctype == "Switch" and isinstance(comp.get("cases"), dict):
+        return [
+            (children, (*path, "cases", case), in_form, True)
+            for case, children in comp["cases"].items()
+        ]
+    return []
+
+
+def _check_component_properties(
+    ctx: Context, screen: Screen, family: Family, ctype: str, comp: dict, path: JsonPath
+) -> None:
+    known = family.component_properties[ctype]
+    blank_refused = not ctx.before("6.0") and ctx.version is not None
+    for key, value in comp.items():
+        since = PROPERTY_SINCE.get((ctype, key))
+        if since and ctx.before(since):
+            ctx.warn(
+                "property-too-new",
+                f'"{key}" on {ctype} needs version {since} or later, but this Flow is version '
+                f'{ctx.version}: raise "version" or remove "{key}".',
+                (*path, key),
+            )
+        elif key not in known:
+            ctx.warn(
+                "unknown-property",
+                f'{ctype} has no property "{key}" (it has {", ".join(sorted(known - {"type"}))})'
+                ": Meta refuses properties it does not know. Check the spelling or remove it.",
+                (*path, key),
+            )
+        if blank_refused and isinstance(value, str) and not value.strip():
+            ctx.error(
+                "blank-text",
+                f'"{key}" of {ctype} on {screen.label} is empty; from version 6.0 Meta '
+                "refuses empty or blank text: write a value or remove the property.",
+                (*path, key),
+            )
+
+
+def _collect_actions(screen: Screen, ctype: str, comp: dict, path: JsonPath) -> None:
+    for slot in ACTION_SLOTS:
+        action = comp.get(slot)
+        if isinstance(action, dict) and isinstance(action.get("name"), str):
+            screen.actions.append(Action(action["name"], action, (*path, slot), ctype, slot))
+    # Options and navigation list items carry their own actions.
+    for list_key in ("data-source", "list-items"):
+        items = comp.get(list_key)
+        if not isinstance(items, list):
+            continue
+        for index, item in enumerate(items):
+            if not isinstance(item, dict):
+                continue
+            for slot in ACTION_SLOTS:
+                action = item.get(slot)
+                if isinstance(action, dict) and isinstance(action.get("name"), str):
+                    screen.actions.append(
+                        Action(action["name"], action, (*path, list_key, index, slot), ctype, slot)
+                    )
+
+
+def _collect_refs(screen: Screen, value: dict, path: JsonPath, skip: tuple) -> None:
+    # Iterative: a payload may nest deeper than Python's recursion limit allows.
+    stack: list[tuple[Any, JsonPath]] = [(v, (*path, k)) for k, v in value.items() if k not in skip]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            if "${" in item:
+                screen.refs.append((item, where))
+        elif isinstance(item, dict):
+            stack.extend((v, (*where, k)) for k, v in item.items())
+        elif isinstance(item, list):
+            stack.extend((v, (*where, i)) for i, v in enumerate(item))
