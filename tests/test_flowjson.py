@@ -879,3 +879,12 @@ def test_the_command_line_exits_2_for_a_missing_file():
     done = run_manage("does-not-exist.flow.json")
     assert done.returncode == 2
     assert "does-not-exist.flow.json: cannot read the file" in done.stderr
+
+
+@pytest.mark.parametrize("kind", [["string"], {"type": "string"}], ids=["list", "object"])
+def test_a_data_field_whose_type_is_not_a_string_is_reported_not_a_crash(kind):
+    flow = endpoint_flow()
+    flow["screens"][0]["data"] = {"x": {"type": kind, "__example__": "a"}}
+    report = check(flow)
+    assert not report.ok
+    assert any("/data/x" in message.path or "data.x" in message.path for message in report.errors)

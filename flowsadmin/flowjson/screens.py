@@ -129,6 +129,8 @@ def _check_data_declarations(ctx: Context, screen: Screen) -> None:
             continue  # the schema reports it
         path = (*screen.path, "data", key)
         kind = decl.get("type")
+        if not isinstance(kind, str):
+            continue  # a list or object as "type": the schema reports it, nothing more to check
         if kind == "array" and "items" not in decl:
             ctx.warn(
                 "data-declaration-incomplete",
