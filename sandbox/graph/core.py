@@ -4,7 +4,7 @@ One view (`graph`) takes every request under /sandbox/graph/<version>/ and answe
 500 of its own: it applies the fault knobs, checks the Bearer token, finds the object the first path
 segment names, checks the token may use it, and routes (object kind, edge, method) to a handler that
 one of the sibling modules registered with `@route`. Errors are raised as `GraphError` and answered in
-Meta's error shape (graph-api.md, section 2).
+Meta's error shape (https://developers.facebook.com/docs/graph-api/guides/error-handling).
 """
 
 from __future__ import annotations

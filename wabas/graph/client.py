@@ -1,8 +1,7 @@
-"""The Meta Graph API client: the one way our code talks to Meta.
+"""The Graph API client: one client per WABA token, every call through `GraphClient._request`.
 
-Every public method funnels into `GraphClient._request`, which owns the pooled session, the timeouts,
-retries, error translation and redaction (reference: /work/shared/reference/graph-api.md and
-templates-and-messages.md). Methods return plain dicts and lists, already unwrapped from Meta's shapes.
+`_request` owns the pooled session, the timeouts, retries, error translation and redaction. Methods
+return plain dicts, lists and small dataclasses, already unwrapped from Meta's shapes.
 """
 
 from __future__ import annotations
@@ -18,14 +17,12 @@ import requests
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 
+from .errors import MetaError, MetaTransientError, error_from_response, int_or_none, retry_after
+
 if TYPE_CHECKING:
-    from .models import Waba
+    from ..models import Waba
 
 logger = logging.getLogger(__name__)
-
-# Meta's rate-limit and "try again later" codes (graph-api.md 2.1, templates-and-messages.md 5).
-THROTTLING_CODES = frozenset({2, 4, 80007, 130429, 131048, 131056, 133016})
-AUTH_CODES = frozenset({0, 190})
 
 DEFAULT_FLOW_FIELDS = (
     "id", "name", "status", "categories", "validation_errors", "json_version",
@@ -42,111 +39,6 @@ TEMPLATE_FIELDS = ("id", "name", "status", "category", "language", "components",
 # A bound on pagination, so a cursor that never ends cannot keep a page waiting forever.
 MAX_PAGES = 50
 REDACTED = "[redacted]"
-
-
-class MetaError(Exception):
-    """Meta refused or failed a call; `str()` is a sentence fit to show an admin."""
-
-    headline = "Meta refused the request"
-
-    def __init__(
-        self,
-        text: str,
-        *,
-        code: int | None = None,
-        subcode: int | None = None,
-        message: str | None = None,
-        user_message: str | None = None,
-        trace_id: str | None = None,
-        http_status: int | None = None,
-        details: Any = None,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(text)
-        self.code = code
-        self.subcode = subcode
-        self.message = message if message is not None else text
-        self.user_message = user_message or self.message
-        self.trace_id = trace_id
-        self.http_status = http_status
-        self.details = details
-        self.retry_after = retry_after
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else self.headline
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}({str(self)!r}, code={self.code!r}, subcode={self.subcode!r}, "
-            f"http_status={self.http_status!r}, trace_id={self.trace_id!r})"
-        )
-
-
-class MetaTransientError(MetaError):
-    """Meta is down, slow or throttling us: the same call may well succeed later."""
-
-    headline = "Meta could not handle the request right now"
-
-
-class MetaAuthError(MetaError):
-    """Meta does not accept the access token (expired, revoked or wrong)."""
-
-    headline = "Meta rejected the token"
-
-
-def _int_or_none(value: object) -> int | None:
-    try:
-        return int(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-
-
-def _retry_after(response: requests.Response) -> float | None:
-    """The Retry-After header in seconds; the HTTP-date form is rare from Meta and ignored."""
-    seconds = _int_or_none(response.headers.get("Retry-After"))
-    return float(seconds) if seconds is not None and seconds >= 0 else None
-
-
-def _error_from_response(
-    status: int, payload: object, *, retry_after: float | None = None
-) -> MetaError:
-    """Translate a failed answer (4xx/5xx, Meta's error object or not) into the right MetaError."""
-    error = payload.get("error") if isinstance(payload, dict) else None
-    error = error if isinstance(error, dict) else {}
-    code = _int_or_none(error.get("code"))
-    if payload is None:
-        message = "Meta's answer was not JSON."
-    else:
-        message = str(error.get("message") or "Meta gave no reason.")
-    user_message = str(error.get("error_user_msg") or error.get("error_user_title") or message)
-    error_data = error.get("error_data")
-    details = error_data.get("details") if isinstance(error_data, dict) else error_data
-
-    if status == 401 or code in AUTH_CODES:
-        cls: type[MetaError] = MetaAuthError
-    elif (
-        status >= 500
-        or status == 429
-        or code in THROTTLING_CODES
-        or error.get("is_transient") is True
-    ):
-        cls = MetaTransientError
-    else:
-        cls = MetaError
-    text = f"{cls.headline} ({f'code {code}' if code is not None else f'HTTP {status}'}): {user_message}"
-    if isinstance(details, str) and details and details not in text:
-        text += f" ({details})"
-    return cls(
-        text,
-        code=code,
-        subcode=_int_or_none(error.get("error_subcode")),
-        message=message,
-        user_message=user_message,
-        trace_id=error.get("fbtrace_id"),
-        http_status=status,
-        details=details,
-        retry_after=retry_after,
-    )
 
 
 def _created_flow(body: dict) -> dict:
@@ -300,7 +192,7 @@ class GraphClient:
                     http_status=status,
                 ) from None
         if status >= 400:
-            raise _error_from_response(status, payload, retry_after=_retry_after(response))
+            raise error_from_response(status, payload, retry_after=retry_after(response))
         if not isinstance(payload, dict):
             raise MetaError(
                 f"Meta answered with JSON that is not an object (HTTP {status}).",
@@ -564,7 +456,7 @@ class GraphClient:
                     raise
                 attempt += 1
                 status = self._request("GET", session_id, auth_scheme="OAuth")
-                offset = min(_int_or_none(status.get("file_offset")) or 0, len(content))
+                offset = min(int_or_none(status.get("file_offset")) or 0, len(content))
         if not body.get("h"):
             raise MetaError("Meta took the upload but returned no handle.")
         return str(body["h"])
