@@ -100,6 +100,17 @@ def flow_error(code: int, title: str, user_msg: str) -> GraphError:
     return GraphError(code, f"(#{code}) {title}", title=title, user_msg=user_msg, details=user_msg)
 
 
+def refusal(title: str, user_msg: str, *, subcode: int | None = None) -> GraphError:
+    """A template refused as Meta refuses one: code 100 "Invalid parameter", the subcode Meta documents
+    for the rule (when it documents one), and a title and sentence meant for the person fixing it."""
+    return GraphError(100, "Invalid parameter", subcode=subcode, title=title, user_msg=user_msg)
+
+
+def send_error(code: int, title: str, details: str, *, status: int = 400) -> GraphError:
+    """A message refused as the Cloud API refuses one: "(#code) title", the reason in error_data."""
+    return GraphError(code, f"(#{code}) {title}", status=status, details=details)
+
+
 def unsupported(method: str, object_id: str) -> GraphError:
     return GraphError(
         100,

@@ -1,21 +1,31 @@
-"""The Graph API stand-in: message templates (list, read, create, delete) and their review."""
+"""The Graph API stand-in: message templates (list, read, create, edit, delete), reviewed by a task.
+
+What a template says is checked by `template_rules`; here are the rules about templates as a whole:
+the name (lowercase letters, digits and underscores, at most 512 characters), one template per name and
+language (2388024), 250 template names per account (2388019), and Meta's editing rules (only APPROVED,
+REJECTED or PAUSED templates; an approved one at most once in 24 hours and 10 times in 30 days, and
+never into another category). A created or edited template is PENDING until `review_template_task`.
+"""
 
 from __future__ import annotations
 
 import re
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from .. import tasks
-from ..models import Account, Flow, Template
+from ..models import Account, Template
 from ..services import REVIEW_DELAY
-from .core import Call, as_list, invalid, page, required, route, select
+from .core import Call, GraphError, invalid, page, refusal, required, route, select
+from .template_rules import check_components
 
 TEMPLATE_CATEGORIES = {"MARKETING", "UTILITY", "AUTHENTICATION"}
+PARAMETER_FORMATS = {"POSITIONAL", "NAMED"}
+# Template names per account; each name may have a template in every language.
 TEMPLATES_PER_ACCOUNT = 250
-
-
-# --- Templates ------------------------------------------------------------------------------------
+NAME = re.compile(r"[a-z0-9_]{1,512}")
+LANGUAGE = re.compile(r"[a-z]{2,3}(_[A-Za-z]{2,4})?")
 
 
 def _template_fields(call: Call, template: Template) -> dict:
@@ -24,10 +34,15 @@ def _template_fields(call: Call, template: Template) -> dict:
         "name": template.name,
         "status": template.status,
         "category": template.category,
+        "previous_category": template.previous_category or None,
         "language": template.language,
         "parameter_format": template.parameter_format,
         "components": template.components,
         "rejected_reason": template.rejected_reason,
+        "quality_score": {
+            "score": template.quality_score,
+            "date": int((template.quality_updated_at or template.created_at).timestamp()),
+        },
     }
     getters = {name: (lambda m, v=value: v) for name, value in full.items()}
     return select(call, "template", getters, list(full))
@@ -47,30 +62,60 @@ def get_template(call: Call, template: Template) -> dict:
     return _template_fields(call, template)
 
 
+def _category(call: Call) -> str:
+    category = required(call, "category").upper()
+    if category not in TEMPLATE_CATEGORIES:
+        raise refusal(
+            "Category is invalid",
+            f"{category} is not a template category: use MARKETING, UTILITY or AUTHENTICATION.",
+        )
+    return category
+
+
+def _exists(name: str, language: str) -> GraphError:
+    return refusal(
+        "Content in This Language Already Exists",
+        f"There is already {language} content for the template {name}. You can create a new "
+        "template and try again.",
+        subcode=2388024,
+    )
+
+
 @route("waba", "message_templates", "POST")
 def create_template(call: Call, account: Account) -> dict:
     """POST /{waba-id}/message_templates: checked, stored PENDING, reviewed by a task shortly after."""
     name = required(call, "name")
-    if not re.fullmatch(r"[a-z0-9_]{1,512}", name):
-        raise invalid(
-            "The template name may contain only lowercase letters, numbers and underscores."
+    if not NAME.fullmatch(name):
+        raise refusal(
+            "Name Format is Incorrect",
+            "The message template name can only have lowercase letters, numbers and underscores, "
+            "and at most 512 characters.",
+            subcode=2388046,
         )
-    category = required(call, "category").upper()
-    if category not in TEMPLATE_CATEGORIES:
-        raise invalid(f"Invalid category {category}; use MARKETING, UTILITY or AUTHENTICATION.")
+    category = _category(call)
     language = required(call, "language")
-    if not re.fullmatch(r"[a-z]{2,3}(_[A-Za-z]{2,4})?", language):
+    if not LANGUAGE.fullmatch(language):
         raise invalid(f"Invalid language code {language}.")
     parameter_format = str(call.params.get("parameter_format") or "POSITIONAL").upper()
-    if parameter_format not in ("POSITIONAL", "NAMED"):
+    if parameter_format not in PARAMETER_FORMATS:
         raise invalid("The parameter parameter_format must be POSITIONAL or NAMED.")
-    components = _template_components(call, account)
-    if account.templates.filter(name=name, language=language).exists():
-        raise invalid(
-            f"Content in {language} already exists for the template {name}.", subcode=2388024
+    templates = account.templates.all()
+    if templates.filter(name=name, language=language).exists():
+        raise _exists(name, language)
+    names = templates.values("name").distinct().count()
+    if not templates.filter(name=name).exists() and names >= TEMPLATES_PER_ACCOUNT:
+        raise refusal(
+            "Message template limit exceeded",
+            f"This WhatsApp Business Account already has {TEMPLATES_PER_ACCOUNT} message templates: "
+            "delete one before creating another.",
+            subcode=2388019,
         )
-    if account.templates.count() >= TEMPLATES_PER_ACCOUNT:
-        raise invalid("Template count limit of 250 reached.", subcode=2388019)
+    components = check_components(
+        call.params.get("components"),
+        account=account,
+        category=category,
+        parameter_format=parameter_format,
+    )
     try:
         with transaction.atomic():
             template = Template.objects.create(
@@ -83,63 +128,53 @@ def create_template(call: Call, account: Account) -> dict:
             )
             tasks.review_template_task.apply_async_on_commit((template.pk,), countdown=REVIEW_DELAY)
     except IntegrityError:
-        raise invalid(
-            f"Content in {language} already exists for the template {name}.", subcode=2388024
-        ) from None
+        raise _exists(name, language) from None
     return {"id": template.template_id, "status": template.status, "category": template.category}
 
 
-def _template_components(call: Call, account: Account) -> list[dict]:
-    """Meta's basic component rules: one BODY, text limits, and FLOW buttons that name a live flow."""
-    components = call.params.get("components")
-    if isinstance(components, str):
-        components = as_list(components, "components")
-    if not isinstance(components, list) or not components:
-        raise invalid("The parameter components is required.")
-    kinds = [str(c.get("type", "")).upper() if isinstance(c, dict) else "" for c in components]
-    if any(kind not in ("HEADER", "BODY", "FOOTER", "BUTTONS") for kind in kinds):
-        raise invalid("Each component needs a type: HEADER, BODY, FOOTER or BUTTONS.")
-    if kinds.count("BODY") != 1:
-        raise invalid("A template needs exactly one BODY component.")
-    for kind, component in zip(kinds, components, strict=True):
-        limit = {"BODY": 1024, "FOOTER": 60, "HEADER": 60}.get(kind)
-        text = component.get("text")
-        if kind == "BODY" and (not isinstance(text, str) or not text.strip()):
-            raise invalid("The BODY component needs text.")
-        if limit and isinstance(text, str) and len(text) > limit:
-            raise invalid(f"The {kind} text is longer than {limit} characters.", subcode=2388040)
-        if kind == "BUTTONS":
-            buttons = component.get("buttons")
-            if not isinstance(buttons, list) or not buttons or len(buttons) > 10:
-                raise invalid("BUTTONS needs between 1 and 10 buttons.")
-            for button in buttons:
-                if isinstance(button, dict) and str(button.get("type", "")).upper() == "FLOW":
-                    _check_flow_button(button, account)
-    return components
-
-
-def _check_flow_button(button: dict, account: Account) -> None:
-    """A FLOW button names a published flow of this WABA (by id or name, resolved to the id)."""
-    text = button.get("text")
-    if not isinstance(text, str) or not text.strip() or len(text) > 25:
-        raise invalid("A FLOW button needs text of at most 25 characters.")
-    if button.get("flow_json"):
-        return  # Meta would create the flow itself; the sandbox takes it as given.
-    if button.get("flow_id"):
-        flow = account.flows.filter(flow_id=str(button["flow_id"])).first()
-    elif button.get("flow_name"):
-        flow = account.flows.filter(name=str(button["flow_name"])).first()
-    else:
-        raise invalid("A FLOW button needs flow_id, flow_name or flow_json.")
-    if flow is None:
-        raise invalid(
-            "The FLOW button names a flow that does not exist in this WhatsApp Business Account."
+@route("template", "", "POST")
+def edit_template(call: Call, template: Template) -> dict:
+    """POST /{template-id}: new components (and category), back to PENDING for another review."""
+    if not template.can("edit"):
+        raise refusal(
+            "Message template can't be edited",
+            f"Only APPROVED, REJECTED or PAUSED templates can be edited; {template.name} is "
+            f"{template.status}.",
         )
-    if flow.status not in (Flow.Status.PUBLISHED, Flow.Status.THROTTLED):
-        raise invalid(
-            f"The FLOW button's flow is {flow.status}; only published flows can be attached."
+    now = timezone.now()
+    if limit := template.edit_limit_reached(now):
+        raise refusal(
+            "Message template edit limit reached",
+            f"An approved template can be edited at most {limit}, and {template.name} already "
+            "was: try again later.",
         )
-    button["flow_id"] = flow.flow_id
+    if call.params.get("components") is None and call.params.get("category") is None:
+        raise invalid("Give the template's new components or category.")
+    category = template.category
+    if call.params.get("category") is not None:
+        category = _category(call)
+        if category != template.category and template.status == Template.Status.APPROVED:
+            raise refusal(
+                "Category can't be changed",
+                "The category of an approved template can't be changed.",
+            )
+    components = template.components
+    if call.params.get("components") is not None:
+        components = check_components(
+            call.params["components"],
+            account=template.account,
+            category=category,
+            parameter_format=template.parameter_format,
+        )
+    with transaction.atomic():
+        template.replace_content(
+            components=components,
+            category=category,
+            parameter_format=template.parameter_format,
+            now=now,
+        )
+        tasks.review_template_task.apply_async_on_commit((template.pk,), countdown=REVIEW_DELAY)
+    return {"success": True}
 
 
 @route("waba", "message_templates", "DELETE")
@@ -151,5 +186,10 @@ def delete_templates(call: Call, account: Account) -> dict:
         templates = templates.filter(template_id=str(hsm_id))
     if not templates.exists():
         raise invalid(f"Message template {name} was not found.", subcode=2593002)
+    if templates.filter(status=Template.Status.DISABLED).exists():
+        raise refusal(
+            "Message template can't be deleted",
+            f"{name} is DISABLED, and disabled templates can't be deleted.",
+        )
     templates.delete()
     return {"success": True}
