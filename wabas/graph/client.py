@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,6 +18,15 @@ from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 
 from .errors import MetaError, MetaTransientError, error_from_response, int_or_none, retry_after
+from .templates import (
+    HeaderParameter,
+    SentMessage,
+    TemplateContent,
+    body_component,
+    flow_button_component,
+    template_from_meta,
+    template_payload,
+)
 
 if TYPE_CHECKING:
     from ..models import Waba
@@ -35,7 +44,10 @@ PHONE_NUMBER_FIELDS = (
     "quality_rating",
     "throughput",
 )
-TEMPLATE_FIELDS = ("id", "name", "status", "category", "language", "components", "rejected_reason")
+TEMPLATE_FIELDS = (
+    "id", "name", "language", "status", "category", "parameter_format", "components",
+    "rejected_reason", "quality_score", "previous_category",
+)  # fmt: skip
 # A bound on pagination, so a cursor that never ends cannot keep a page waiting forever.
 MAX_PAGES = 50
 REDACTED = "[redacted]"
@@ -78,6 +90,7 @@ class GraphClient:
         max_backoff: float = 4.0,
         retry_budget: float = 6.0,
         session: requests.Session | None = None,
+        app_id: str = "",
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.api_version = api_version.strip("/")
@@ -89,6 +102,8 @@ class GraphClient:
         # waiting, and longer outages are for the task's own retries.
         self.retry_budget = retry_budget
         self._token = access_token
+        # The Meta app the token belongs to: resumable uploads go to /{app-id}/uploads.
+        self.app_id = app_id
         self._auth = {
             "Bearer": _TokenAuth(access_token, "Bearer"),
             "OAuth": _TokenAuth(access_token, "OAuth"),
@@ -103,11 +118,12 @@ class GraphClient:
 
     @classmethod
     def for_waba(cls, waba: Waba) -> GraphClient:
-        """A client with the WABA's base URL, API version and decrypted token."""
+        """A client with the WABA's base URL, API version, decrypted token and Meta app id."""
         return cls(
             base_url=waba.graph_base_url,
             api_version=waba.graph_api_version,
             access_token=waba.access_token,
+            app_id=waba.meta_app_id,
         )
 
     def __repr__(self) -> str:
@@ -390,9 +406,17 @@ class GraphClient:
 
     # --- message templates ----------------------------------------------------------------------
 
-    def create_template(self, waba_id: str, template: dict) -> dict:
-        """POST /{waba-id}/message_templates (JSON): {"id", "status", "category"}; never repeated."""
-        body = self._request("POST", f"{waba_id}/message_templates", json=template, retry=False)
+    def create_template(
+        self, waba_id: str, *, name: str, language: str, category: str, content: TemplateContent
+    ) -> dict:
+        """POST /{waba-id}/message_templates: {"id", "status", "category"}; never repeated.
+
+        Meta answers with the status its review has reached (PENDING, or at once APPROVED or REJECTED)
+        and the category it gave the template, which may differ from the one asked for.
+        """
+        payload = template_payload(name=name, language=language, category=category, content=content)
+        # A lost answer must not become a second create: the caller looks the name up instead.
+        body = self._request("POST", f"{waba_id}/message_templates", json=payload, retry=False)
         if "id" not in body:
             raise MetaError("Meta created the template but its answer has no id.")
         return {
@@ -402,18 +426,50 @@ class GraphClient:
         }
 
     def get_template(self, template_id: str) -> dict:
-        """GET /{template-id}: one template with its status, components and rejection reason."""
-        return self._request("GET", template_id, params={"fields": ",".join(TEMPLATE_FIELDS)})
+        """GET /{template-id}: one template, with its status, category, quality and rejection reason.
 
-    def list_templates(self, waba_id: str, *, name: str | None = None) -> list[dict]:
-        """GET /{waba-id}/message_templates, every page, optionally only those with this name."""
+        Keys: id, name, language, status, category, parameter_format, components, rejected_reason,
+        quality_score ("GREEN", "YELLOW", "RED" or "UNKNOWN") and, when Meta moved it,
+        previous_category.
+        """
+        body = self._request("GET", template_id, params={"fields": ",".join(TEMPLATE_FIELDS)})
+        return template_from_meta(body)
+
+    def list_templates(
+        self, waba_id: str, *, name: str | None = None, status: str | None = None
+    ) -> list[dict]:
+        """GET /{waba-id}/message_templates, every page (each as get_template returns it).
+
+        name keeps only the templates of that name (every language), status those in that status.
+        """
         params = {"fields": ",".join(TEMPLATE_FIELDS)}
         if name is not None:
             params["name"] = name
-        return self._pages(f"{waba_id}/message_templates", params)
+        if status is not None:
+            params["status"] = status
+        return [template_from_meta(t) for t in self._pages(f"{waba_id}/message_templates", params)]
+
+    def edit_template(
+        self, template_id: str, content: TemplateContent, *, category: str | None = None
+    ) -> None:
+        """POST /{template-id}: replace the template's components (and category) and review it again.
+
+        Meta allows it for APPROVED, REJECTED and PAUSED templates, an approved one at most once in
+        24 hours and 10 times in 30 days, and never a new category for an approved one. Not retried:
+        a repeat would spend one of those edits.
+        """
+        payload: dict[str, Any] = {"components": content.components()}
+        if category is not None:
+            payload["category"] = category
+        body = self._request("POST", template_id, json=payload, retry=False)
+        self._expect_success(body, "edit the template")
 
     def delete_template(self, waba_id: str, *, name: str, template_id: str | None = None) -> None:
-        """DELETE /{waba-id}/message_templates?name=..&hsm_id=..: one language with the id, else all."""
+        """DELETE /{waba-id}/message_templates?name=..: every language of that name.
+
+        With template_id (sent as hsm_id) only that one language goes. Meta refuses to delete a
+        DISABLED template.
+        """
         params = {"name": name}
         if template_id is not None:
             params["hsm_id"] = template_id
@@ -423,9 +479,19 @@ class GraphClient:
     # --- media ----------------------------------------------------------------------------------
 
     def upload_media_resumable(
-        self, app_id: str, *, content: bytes, file_name: str, mime_type: str
+        self, *, content: bytes, file_name: str, mime_type: str, app_id: str | None = None
     ) -> str:
-        """POST /{app-id}/uploads then POST /{upload-session-id}: the handle for template examples."""
+        """POST /{app-id}/uploads, then POST /{upload-session-id}: the handle `h` of the file.
+
+        The handle is what a template's media header carries as its sample (example.header_handle).
+        The app is the WABA's Meta app (`Waba.meta_app_id`, kept by `for_waba`) unless app_id says
+        otherwise. An interrupted upload is resumed from where GET /{upload-session-id} says it stands.
+        """
+        app_id = app_id or self.app_id
+        if not app_id:
+            raise MetaError(
+                "No Meta app id is set for this WABA: media samples are uploaded to /{app-id}/uploads."
+            )
         session = self._request(
             "POST",
             f"{app_id}/uploads",
@@ -470,22 +536,53 @@ class GraphClient:
         to: str,
         template_name: str,
         language: str,
-        components: list[dict] | None = None,
-    ) -> str:
-        """POST /{phone-number-id}/messages: send a template; the wamid. Never retried here."""
+        body: Sequence[str] | Mapping[str, str] = (),
+        header: HeaderParameter | None = None,
+        flow_token: str | None = None,
+        flow_action_data: Mapping[str, Any] | None = None,
+        button_index: int = 0,
+        biz_opaque_callback_data: str | None = None,
+    ) -> SentMessage:
+        """POST /{phone-number-id}/messages (type template): the wamid and Meta's message_status.
+
+        body: the body's values, a list in {{1}}, {{2}} order or a mapping for a NAMED template.
+        header: the header's value, when it has a variable or is media or a location.
+        flow_token: set for a template with a Flow button (Meta refuses such a send without the button
+        component); flow_action_data is the first screen's data for navigate buttons; button_index is
+        the Flow button's position among the template's buttons.
+        biz_opaque_callback_data comes back in every status webhook of the message.
+        Never retried: a duplicate message to a customer is worse than a failure the caller can see.
+        """
+        components = [header.component()] if header else []
+        if body:
+            components.append(body_component(body))
+        if flow_token is not None:
+            components.append(
+                flow_button_component(
+                    index=button_index, flow_token=flow_token, flow_action_data=flow_action_data
+                )
+            )
         template: dict[str, Any] = {"name": template_name, "language": {"code": language}}
         if components:
             template["components"] = components
-        payload = {
+        payload: dict[str, Any] = {
             "messaging_product": "whatsapp",
             "recipient_type": "individual",
             "to": to,
             "type": "template",
             "template": template,
         }
-        # A duplicate message to a customer is worse than a failure the caller can see and decide on.
-        body = self._request("POST", f"{phone_number_id}/messages", json=payload, retry=False)
+        if biz_opaque_callback_data is not None:
+            payload["biz_opaque_callback_data"] = biz_opaque_callback_data
+        answer = self._request("POST", f"{phone_number_id}/messages", json=payload, retry=False)
         try:
-            return str(body["messages"][0]["id"])
+            message = answer["messages"][0]
+            wamid = str(message["id"])
         except (KeyError, IndexError, TypeError):
             raise MetaError("Meta accepted the message but returned no message id.") from None
+        contacts = answer.get("contacts") or [{}]
+        return SentMessage(
+            wamid=wamid,
+            message_status=str(message.get("message_status") or "accepted"),
+            wa_id=str(contacts[0].get("wa_id") or to),
+        )
