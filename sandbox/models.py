@@ -366,6 +366,21 @@ class Template(models.Model):
         if not self.can(action):
             raise TemplateStateError(action, self.status)
 
+    def monitor_moves(self) -> list[tuple[str, str]]:
+        """What the sandbox page offers to do to it as Meta's monitors would: (action, button label)."""
+        moves = [
+            (action, label)
+            for action, label in (
+                ("pause", "Pause"),
+                ("unpause", "Unpause"),
+                ("disable", "Disable"),
+            )
+            if self.can(action)
+        ]
+        if self.category == "UTILITY" and self.status != self.Status.DISABLED:
+            moves.append(("recategorize", "Move to Marketing"))
+        return moves
+
     def review_verdict(self) -> tuple[str, str]:
         """The sandbox's review rule: a name containing "reject" is rejected, anything else approved."""
         if "reject" in self.name:
