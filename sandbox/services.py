@@ -1,7 +1,11 @@
-"""What the sandbox does that touches several rows or the outside world: accounts, knobs, webhooks.
+"""What the sandbox does that touches several rows or the outside world: accounts, knobs, webhooks,
+and Meta's monitors (flow health, template review, template quality and category).
 
 Every webhook goes through `send_webhook`: one row per delivery, queued after the transaction commits,
-signed and POSTed by `deliver_webhook_task`.
+signed and POSTed by `deliver_webhook_task`. The template monitors (`pause_template`,
+`unpause_template`, `disable_template`, `set_template_quality`, `announce_category_change`,
+`recategorize_template`) are what the sandbox page's buttons call, and what tests and demos use to make
+Meta's template webhooks happen.
 """
 
 from __future__ import annotations

@@ -194,15 +194,18 @@ def _check_header(component: dict, *, named: bool, account: Account) -> None:
         example = component.get("example")
         handles = example.get("header_handle") if isinstance(example, dict) else None
         handle = handles[0] if isinstance(handles, list) and handles else None
-        upload = (
-            UploadSession.objects.filter(account=account, handle=handle).first()
+        # Only its type: the row also holds the file's bytes.
+        file_type = (
+            UploadSession.objects.filter(account=account, handle=handle)
+            .values_list("file_type", flat=True)
+            .first()
             if isinstance(handle, str) and handle
             else None
         )
-        if upload is None or upload.file_type not in MEDIA_TYPES[kind]:
+        if file_type not in MEDIA_TYPES[kind]:
             raise refusal(
                 "Header format is incorrect",
-                f"An {kind} header needs a sample: upload a "
+                f"The {kind} header needs a sample: upload a "
                 f"{' or '.join(sorted(MEDIA_TYPES[kind]))} file with the resumable upload API and "
                 "give its handle in example.header_handle.",
                 subcode=2388047,
