@@ -11,7 +11,7 @@ import pytest
 
 from sandbox.models import Message, Template
 from sandbox.services import disable_template, pause_template
-from tests.test_sandbox import Recorder
+from tests.sandbox_support import Recorder
 from wabas.graph import GraphClient, HeaderParameter
 
 from .test_sandbox_templates import (

@@ -24,7 +24,7 @@ from sandbox.services import (
     unpause_template,
 )
 from tests.conftest import client_for
-from tests.test_sandbox import Graph, Recorder, _Recording
+from tests.sandbox_support import Graph, Recorder, _Recording
 from wabas.graph import FlowButton, GraphClient, TemplateContent, TemplateHeader
 
 WABA_ID = "102290129340398"
