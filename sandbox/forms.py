@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
-from .models import Flow
+from .models import Flow, Template
 
 
 class FaultsForm(forms.Form):
@@ -20,3 +20,18 @@ class FaultsForm(forms.Form):
 class FlowStatusForm(forms.Form):
     status = forms.ChoiceField(choices=[(status, status) for status in Flow.HEALTH_ACTIONS])
     reason = forms.CharField(max_length=300, required=False)
+
+
+class TemplateActionForm(forms.Form):
+    """One of Meta's monitors acting on a template: pause, unpause, disable, re-rate or recategorize."""
+
+    action = forms.ChoiceField(
+        choices=[
+            ("pause", "Pause"),
+            ("unpause", "Unpause"),
+            ("disable", "Disable"),
+            ("quality", "Set quality"),
+            ("recategorize", "Move to Marketing"),
+        ]
+    )
+    quality = forms.ChoiceField(choices=Template.Quality.choices, required=False)

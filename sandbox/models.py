@@ -7,7 +7,7 @@ HTTP: ids it made up, statuses it moves, webhooks it sent.
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import models
@@ -15,6 +15,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from wabas.fields import EncryptedTextField
+
+from .validation import entry_screens, screen_ids
 
 # Flow JSON versions Meta no longer accepts for publishing (flow-json.md, section 2).
 FROZEN_JSON_VERSIONS = {"2.1", "3.0", "3.1", "4.0", "5.0"}
@@ -267,25 +269,84 @@ class Flow(models.Model):
             self.Status.DEPRECATED: "BLOCKED",
         }.get(self.status, "AVAILABLE")
 
+    def screen_ids(self) -> list[str]:
+        return screen_ids(self.flow_json)
+
+    def entry_screens(self) -> list[str]:
+        """The screens its Flow JSON can be opened at (a template's navigate_screen must be one)."""
+        return entry_screens(self.flow_json)
+
+
+class TemplateStateError(Exception):
+    """An action the template's status does not allow (editing a pending one, sending a paused one)."""
+
+    def __init__(self, action: str, status: str) -> None:
+        super().__init__(f"{action} is not allowed for a {status} template")
+        self.action = action
+        self.status = status
+
 
 class Template(models.Model):
-    """A message template and Meta's review of it."""
+    """A message template, Meta's review of it, and what Meta's quality monitor did to it since."""
 
     class Status(models.TextChoices):
         PENDING = "PENDING"
         APPROVED = "APPROVED"
         REJECTED = "REJECTED"
+        PAUSED = "PAUSED"
+        DISABLED = "DISABLED"
+
+    class Quality(models.TextChoices):
+        GREEN = "GREEN"
+        YELLOW = "YELLOW"
+        RED = "RED"
+        UNKNOWN = "UNKNOWN"
+
+    # What each status allows, after Meta's template rules: only approved templates are sent; approved,
+    # rejected and paused ones can be edited; disabled ones not even deleted. Pausing, unpausing and
+    # disabling are the sandbox operator's, standing in for Meta's quality monitor.
+    ALLOWED = {
+        Status.PENDING: {"delete"},
+        Status.APPROVED: {"send", "edit", "delete", "pause", "disable"},
+        Status.REJECTED: {"edit", "delete"},
+        Status.PAUSED: {"edit", "delete", "unpause", "disable"},
+        Status.DISABLED: set(),
+    }
+    # An approved template may be edited at most once in 24 hours and 10 times in 30 days.
+    EDIT_LIMITS = (
+        (timedelta(hours=24), 1, "once in 24 hours"),
+        (timedelta(days=30), 10, "10 times in 30 days"),
+    )
+    # A low-quality template is paused twice (3 hours, then 6) and disabled the third time.
+    PAUSES = ("FIRST_PAUSE", "SECOND_PAUSE")
+    # What the sandbox's reviewer says when it rejects (the webhook's rejection_info), by reason.
+    REJECTION_INFO = {
+        "INVALID_FORMAT": {
+            "reason": "The message template's format is not valid: its content doesn't follow the "
+            "template guidelines.",
+            "recommendation": "Check the variables, their example values and the text around them, "
+            "then edit the template and submit it again.",
+        },
+    }
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="templates")
     template_id = models.CharField("template id", max_length=25, unique=True, default=new_meta_id)
     name = models.CharField(max_length=512)
     language = models.CharField(max_length=15)
     category = models.CharField(max_length=20)
+    # Set when Meta moved the template to another category (template_category_update).
+    previous_category = models.CharField(max_length=20, blank=True)
     parameter_format = models.CharField(max_length=12, default="POSITIONAL")
     components = models.JSONField(default=list)
     status = models.CharField(max_length=10, choices=Status, default=Status.PENDING)
     rejected_reason = models.CharField(max_length=40, default="NONE")
+    quality_score = models.CharField(max_length=8, choices=Quality, default=Quality.UNKNOWN)
+    quality_updated_at = models.DateTimeField(null=True, blank=True)
+    pause_count = models.PositiveSmallIntegerField(default=0)
+    # Unix times of the edits made while the template was approved: the edit limits count them.
+    approved_edits = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["created_at", "pk"]
@@ -298,22 +359,101 @@ class Template(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.language})"
 
+    def can(self, action: str) -> bool:
+        return action in self.ALLOWED[self.status]
+
+    def require(self, action: str) -> None:
+        if not self.can(action):
+            raise TemplateStateError(action, self.status)
+
+    def monitor_moves(self) -> list[tuple[str, str]]:
+        """What the sandbox page offers to do to it as Meta's monitors would: (action, button label)."""
+        moves = [
+            (action, label)
+            for action, label in (
+                ("pause", "Pause"),
+                ("unpause", "Unpause"),
+                ("disable", "Disable"),
+            )
+            if self.can(action)
+        ]
+        if self.category == "UTILITY" and self.status != self.Status.DISABLED:
+            moves.append(("recategorize", "Move to Marketing"))
+        return moves
+
     def review_verdict(self) -> tuple[str, str]:
         """The sandbox's review rule: a name containing "reject" is rejected, anything else approved."""
         if "reject" in self.name:
             return self.Status.REJECTED, "INVALID_FORMAT"
         return self.Status.APPROVED, "NONE"
 
+    def edit_limit_reached(self, now: datetime) -> str:
+        """The limit an edit now would break ("once in 24 hours"), or "" when it may be edited."""
+        if self.status != self.Status.APPROVED:
+            return ""
+        for window, most, words in self.EDIT_LIMITS:
+            since = (now - window).timestamp()
+            if sum(1 for at in self.approved_edits if at > since) >= most:
+                return words
+        return ""
+
+    def replace_content(
+        self, *, components: list[dict], category: str, parameter_format: str, now: datetime
+    ) -> None:
+        """Take an edit: new content, back to PENDING for review; callers check `can("edit")` first."""
+        if self.status == self.Status.APPROVED:
+            self.approved_edits = [*self.approved_edits, now.timestamp()]
+        self.components = components
+        self.category = category
+        self.parameter_format = parameter_format
+        self.status = self.Status.PENDING
+        self.rejected_reason = "NONE"
+        self.save()
+
+    def move_to(self, status: str) -> str:
+        """Change the status (pause, unpause, disable) and return the old one; callers check first."""
+        old = self.status
+        if status == self.Status.PAUSED:
+            self.pause_count += 1
+        self.status = status
+        self.save(update_fields=["status", "pause_count", "updated_at"])
+        return old
+
+    def set_quality(self, score: str) -> str:
+        """Record a new quality score and return the old one."""
+        old = self.quality_score
+        self.quality_score = score
+        self.quality_updated_at = timezone.now()
+        self.save(update_fields=["quality_score", "quality_updated_at", "updated_at"])
+        return old
+
+    def recategorize(self, category: str) -> str:
+        """Meta moved the template to another category; return the old one."""
+        old = self.category
+        self.previous_category = old
+        self.category = category
+        self.save(update_fields=["category", "previous_category", "updated_at"])
+        return old
+
+    def component(self, kind: str) -> dict | None:
+        """The template's HEADER, BODY, FOOTER or BUTTONS component, if it has one."""
+        for component in self.components:
+            if str(component.get("type", "")).upper() == kind:
+                return component
+        return None
+
+    def flow_button(self) -> tuple[int, dict] | None:
+        """The FLOW button and its index among the template's buttons (what a send must name)."""
+        buttons = (self.component("BUTTONS") or {}).get("buttons") or []
+        for index, button in enumerate(buttons):
+            if str(button.get("type", "")).upper() == "FLOW":
+                return index, button
+        return None
+
     def flow_ids(self) -> list[str]:
         """Ids of the flows its FLOW buttons open."""
-        found = []
-        for component in self.components:
-            if str(component.get("type", "")).upper() != "BUTTONS":
-                continue
-            for button in component.get("buttons") or []:
-                if str(button.get("type", "")).upper() == "FLOW" and button.get("flow_id"):
-                    found.append(str(button["flow_id"]))
-        return found
+        found = self.flow_button()
+        return [str(found[1]["flow_id"])] if found and found[1].get("flow_id") else []
 
 
 class UploadSession(models.Model):
@@ -340,7 +480,7 @@ class UploadSession(models.Model):
 
 
 class Message(models.Model):
-    """A template message sent through the sandbox, and how far its delivery has got."""
+    """A template message sent through the sandbox, how far its delivery has got, and what it shows."""
 
     class Status(models.TextChoices):
         ACCEPTED = "accepted"
@@ -363,6 +503,22 @@ class Message(models.Model):
     template_name = models.CharField(max_length=512)
     flow = models.ForeignKey(Flow, null=True, on_delete=models.SET_NULL, related_name="messages")
     payload = models.JSONField(default=dict)
+    # What the phone shows, as WhatsApp renders it: the variables already filled in.
+    header_format = models.CharField(max_length=10, blank=True)  # TEXT, IMAGE, VIDEO, DOCUMENT...
+    header_text = models.TextField(blank=True)
+    # The header's media or location as sent: {"id"} or {"link"} (and "filename"), or the location.
+    header_media = models.JSONField(default=dict, blank=True)
+    body_text = models.TextField(blank=True)
+    footer_text = models.TextField(blank=True)
+    # The FLOW button and what tapping it opens.
+    button_text = models.CharField(max_length=25, blank=True)
+    button_flow_id = models.CharField("flow id", max_length=25, blank=True)
+    flow_action = models.CharField(max_length=15, blank=True)  # navigate or data_exchange
+    navigate_screen = models.CharField(max_length=100, blank=True)
+    flow_token = models.TextField(blank=True)
+    flow_action_data = models.JSONField(default=dict, blank=True)
+    # Echoed in every status webhook of the message, as Meta does.
+    biz_opaque_callback_data = models.CharField(max_length=512, blank=True)
     status = models.CharField(max_length=10, choices=Status, default=Status.ACCEPTED)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)

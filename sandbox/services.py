@@ -1,7 +1,11 @@
-"""What the sandbox does that touches several rows or the outside world: accounts, knobs, webhooks.
+"""What the sandbox does that touches several rows or the outside world: accounts, knobs, webhooks,
+and Meta's monitors (flow health, template review, template quality and category).
 
 Every webhook goes through `send_webhook`: one row per delivery, queued after the transaction commits,
-signed and POSTed by `deliver_webhook_task`.
+signed and POSTed by `deliver_webhook_task`. The template monitors (`pause_template`,
+`unpause_template`, `disable_template`, `set_template_quality`, `announce_category_change`,
+`recategorize_template`) are what the sandbox page's buttons call, and what tests and demos use to make
+Meta's template webhooks happen.
 """
 
 from __future__ import annotations
@@ -256,6 +260,7 @@ def deliver_webhook(delivery: SentWebhook) -> bool:
 def review_template(template: Template) -> Template:
     """End Meta's review of a pending template by the sandbox's rule, and send the status webhook.
 
+    A rejection carries rejection_info, Meta's reason and recommendation for the person who wrote it.
     Only a PENDING template changes: running twice sends one webhook.
     """
     status, reason = template.review_verdict()
@@ -266,16 +271,174 @@ def review_template(template: Template) -> Template:
         if not claimed:
             return template
         template.refresh_from_db()
+        extra = {}
+        if status == Template.Status.REJECTED:
+            extra["rejection_info"] = Template.REJECTION_INFO[reason]
         send_webhook(
             template.account,
             "message_template_status_update",
+            _template_event(template, status, reason=reason, **extra),
+        )
+    return template
+
+
+def _template_event(template: Template, event: str, **extra: object) -> dict:
+    """A message_template_status_update value; Meta gives the template id as a number here."""
+    return {
+        "event": event,
+        "message_template_id": int(template.template_id),
+        "message_template_name": template.name,
+        "message_template_language": template.language,
+        "message_template_category": template.category,
+    } | extra
+
+
+def _monitored(template_id: str, action: str) -> Template:
+    template = Template.objects.select_related("account").get(template_id=template_id)
+    template.require(action)
+    return template
+
+
+def pause_template(template_id: str) -> Template:
+    """Play Meta's quality monitor pausing an approved template: for 3 hours the first time, 6 the
+    second, and disabled the third, each with its message_template_status_update webhook.
+
+    Raises Template.DoesNotExist for an unknown id and TemplateStateError unless it is APPROVED.
+    """
+    template = _monitored(template_id, "pause")
+    if template.pause_count >= len(Template.PAUSES):
+        return disable_template(template_id)
+    title, hours = Template.PAUSES[template.pause_count], (3, 6)[template.pause_count]
+    with transaction.atomic():
+        template.move_to(Template.Status.PAUSED)
+        send_webhook(
+            template.account,
+            "message_template_status_update",
+            _template_event(
+                template,
+                "PAUSED",
+                reason="NONE",
+                other_info={
+                    "title": title,
+                    "description": f"Your message template {template.name} has been paused for "
+                    f"{hours} hours because its quality rating is low.",
+                },
+            ),
+        )
+    return template
+
+
+def unpause_template(template_id: str) -> Template:
+    """The pause is over: the template is APPROVED again (webhook with other_info title UNPAUSE)."""
+    template = _monitored(template_id, "unpause")
+    with transaction.atomic():
+        template.move_to(Template.Status.APPROVED)
+        send_webhook(
+            template.account,
+            "message_template_status_update",
+            _template_event(
+                template,
+                "APPROVED",
+                reason="NONE",
+                other_info={
+                    "title": "UNPAUSE",
+                    "description": f"Your message template {template.name} can be sent again.",
+                },
+            ),
+        )
+    return template
+
+
+def disable_template(template_id: str) -> Template:
+    """Disable an approved or paused template for good: it can't be sent, edited or deleted."""
+    template = _monitored(template_id, "disable")
+    with transaction.atomic():
+        template.move_to(Template.Status.DISABLED)
+        send_webhook(
+            template.account,
+            "message_template_status_update",
+            _template_event(
+                template,
+                "DISABLED",
+                reason="NONE",
+                other_info={
+                    "title": "DISABLED",
+                    "description": f"Your message template {template.name} has been disabled "
+                    "because it was paused too many times for low quality.",
+                },
+            ),
+        )
+    return template
+
+
+def set_template_quality(template_id: str, score: str) -> Template:
+    """Meta rates the template anew: message_template_quality_update with the old and new score.
+
+    Raises Template.DoesNotExist for an unknown id and ValueError for a score Meta doesn't give.
+    Setting the score it already has changes nothing and sends nothing.
+    """
+    if score not in Template.Quality.values:
+        raise ValueError(f"A quality score is GREEN, YELLOW, RED or UNKNOWN, not {score!r}.")
+    template = Template.objects.select_related("account").get(template_id=template_id)
+    if template.quality_score == score:
+        return template
+    with transaction.atomic():
+        old = template.set_quality(score)
+        send_webhook(
+            template.account,
+            "message_template_quality_update",
             {
-                "event": status,
+                "previous_quality_score": old,
+                "new_quality_score": score,
                 "message_template_id": int(template.template_id),
                 "message_template_name": template.name,
                 "message_template_language": template.language,
-                "message_template_category": template.category,
-                "reason": reason,
+            },
+        )
+    return template
+
+
+def _utility(template_id: str) -> Template:
+    template = Template.objects.select_related("account").get(template_id=template_id)
+    if template.category != "UTILITY" or template.status == Template.Status.DISABLED:
+        raise ValueError("Meta moves only UTILITY templates that are not disabled to MARKETING.")
+    return template
+
+
+def announce_category_change(template_id: str) -> Template:
+    """The notice Meta sends a day before it moves a UTILITY template to MARKETING."""
+    template = _utility(template_id)
+    send_webhook(
+        template.account,
+        "template_category_update",
+        {
+            "message_template_id": int(template.template_id),
+            "message_template_name": template.name,
+            "message_template_language": template.language,
+            "correct_category": "MARKETING",
+            "category_update_timestamp": int(time.time()) + 24 * 3600,
+        },
+    )
+    return template
+
+
+def recategorize_template(template_id: str) -> Template:
+    """Meta judges a UTILITY template to be marketing and moves it: template_category_update.
+
+    Raises Template.DoesNotExist for an unknown id and ValueError for one that isn't UTILITY.
+    """
+    template = _utility(template_id)
+    with transaction.atomic():
+        old = template.recategorize("MARKETING")
+        send_webhook(
+            template.account,
+            "template_category_update",
+            {
+                "message_template_id": int(template.template_id),
+                "message_template_name": template.name,
+                "message_template_language": template.language,
+                "previous_category": old,
+                "new_category": template.category,
             },
         )
     return template
@@ -307,6 +470,9 @@ def _status_value(message: Message) -> dict:
         "timestamp": str(int(time.time())),
         "recipient_id": message.to,
     }
+    if message.biz_opaque_callback_data:
+        # Meta echoes it in every status of the message, so the sender can find its recipient.
+        status["biz_opaque_callback_data"] = message.biz_opaque_callback_data
     if message.status == Message.Status.FAILED:
         status["errors"] = [
             {

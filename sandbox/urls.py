@@ -8,6 +8,7 @@ app_name = "sandbox"
 urlpatterns = [
     path("", views.home, name="home"),
     path("flows/<int:pk>/status/", views.flow_status, name="flow_status"),
+    path("templates/<int:pk>/action/", views.template_action, name="template_action"),
     path("faults/", views.faults, name="faults"),
     path("phone/<int:pk>/", phone.phone, name="phone"),
     path("phone/meta/<str:flow_id>/", phone.by_meta_id, name="phone_by_meta_id"),

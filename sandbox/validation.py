@@ -71,6 +71,59 @@ def validate(text: str) -> Result:
     return checker.result
 
 
+def screen_ids(text: str) -> list[str]:
+    """The ids of the screens in Flow JSON text, in order; none when it is missing or broken."""
+    return [screen["id"] for screen in _screens(text)[1]]
+
+
+def _screens(text: str) -> tuple[dict, list[dict]]:
+    """The parsed document and its screens that have an id, forgiving anything broken."""
+    try:
+        document = json.loads(text) if text else {}
+    except ValueError:
+        return {}, []
+    document = document if isinstance(document, dict) else {}
+    screens = document.get("screens")
+    screens = screens if isinstance(screens, list) else []
+    return document, [s for s in screens if isinstance(s, dict) and isinstance(s.get("id"), str)]
+
+
+def entry_screens(text: str) -> list[str]:
+    """The screens a flow can be opened at: those no other screen leads to.
+
+    The routes are the routing_model's when the flow has one, else its navigate actions. When every
+    screen has a way in (a loop), only the first screen is an entry; broken JSON has none.
+    """
+    document, screens = _screens(text)
+    ids = [screen["id"] for screen in screens]
+    routing = document.get("routing_model")
+    targets: set[str] = set()
+    if isinstance(routing, dict):
+        for source, nexts in routing.items():
+            if isinstance(nexts, list):
+                targets.update(n for n in nexts if isinstance(n, str) and n != source)
+    else:
+        for screen in screens:
+            targets.update(t for t in _navigate_targets(screen) if t != screen["id"])
+    return [i for i in ids if i not in targets] or ids[:1]
+
+
+def _navigate_targets(node: object) -> list[str]:
+    """The screens every navigate action under a node of Flow JSON leads to."""
+    found: list[str] = []
+    if isinstance(node, dict):
+        target = node.get("next")
+        target_name = target.get("name") if isinstance(target, dict) else None
+        if node.get("name") == "navigate" and isinstance(target_name, str):
+            found.append(target_name)
+        for value in node.values():
+            found.extend(_navigate_targets(value))
+    elif isinstance(node, list):
+        for value in node:
+            found.extend(_navigate_targets(value))
+    return found
+
+
 def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 

@@ -12,9 +12,27 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_POST
 
-from .forms import FaultsForm, FlowStatusForm
-from .models import Account, Faults, Flow, FlowStateError, Message, SentWebhook, Template
-from .services import REVIEW_DELAY, change_flow_status, set_faults
+from .forms import FaultsForm, FlowStatusForm, TemplateActionForm
+from .models import (
+    Account,
+    Faults,
+    Flow,
+    FlowStateError,
+    Message,
+    SentWebhook,
+    Template,
+    TemplateStateError,
+)
+from .services import (
+    REVIEW_DELAY,
+    change_flow_status,
+    disable_template,
+    pause_template,
+    recategorize_template,
+    set_faults,
+    set_template_quality,
+    unpause_template,
+)
 
 # Sandbox pages change what "Meta" does for every WABA: admins only.
 SANDBOX_PERMISSION = "wabas.change_waba"
@@ -33,6 +51,7 @@ def home(request: HttpRequest) -> HttpResponse:
     context = {
         "accounts": accounts,
         "review_delay": REVIEW_DELAY,
+        "quality_scores": Template.Quality.values,
         "sent_messages": Message.objects.select_related("phone__account")[:50],
         "webhooks": SentWebhook.objects.select_related("account").defer("body")[:50],
         "faults_form": FaultsForm(
@@ -62,6 +81,39 @@ def flow_status(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, f"{flow.name} is {flow.status}: it cannot become {status}.")
     else:
         messages.success(request, f"{flow.name} is now {status}; the webhook is on its way.")
+    return redirect("sandbox:home")
+
+
+@permission_required(SANDBOX_PERMISSION, raise_exception=True)
+@require_POST
+def template_action(request: HttpRequest, pk: int) -> HttpResponse:
+    """Pause, unpause, disable, re-rate or recategorize a template as Meta would, with its webhook."""
+    template = get_object_or_404(Template, pk=pk)
+    form = TemplateActionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose pause, unpause, disable, quality or recategorize.")
+        return redirect("sandbox:home")
+    action = form.cleaned_data["action"]
+    moves = {
+        "pause": pause_template,
+        "unpause": unpause_template,
+        "disable": disable_template,
+        "recategorize": recategorize_template,
+    }
+    try:
+        if action == "quality":
+            set_template_quality(template.template_id, form.cleaned_data["quality"] or "UNKNOWN")
+        else:
+            moves[action](template.template_id)
+    except (TemplateStateError, ValueError) as exc:
+        messages.error(request, f"{template.name}: {str(exc).rstrip('.')}.")
+    else:
+        template.refresh_from_db()
+        messages.success(
+            request,
+            f"{template.name} is {template.status}, {template.category}, quality "
+            f"{template.quality_score}; the webhook is on its way.",
+        )
     return redirect("sandbox:home")
 
 

@@ -109,6 +109,7 @@ def fast_password_hashing(settings: object) -> None:
 
 
 from .browser import browser, served_static  # noqa: E402, F401  (fixtures for browser tests)
+from .fake_meta import fake_meta_server  # noqa: E402, F401  (the Graph client's stand-in Meta)
 
 
 @pytest.fixture

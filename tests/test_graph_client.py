@@ -1,189 +1,29 @@
-"""The Graph API client against a small real HTTP server standing in for Meta.
+"""The Graph API client against a small real HTTP server standing in for Meta (tests/fake_meta.py).
 
-Each test scripts Meta's answers, makes real HTTP calls, and checks what Meta would have received
-(reference: graph-api.md, templates-and-messages.md, endpoint-contract.md section 9) and what our
-callers get back: dicts, or typed errors that never carry the token.
+Each test scripts Meta's answers, makes real HTTP calls, and checks what Meta would have received and
+what our callers get back: dicts, or typed errors that never carry the token. Templates, media and
+messages are in test_graph_client_templates.py.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import threading
 import time
-from collections import deque
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from email.message import Message
-from email.parser import BytesParser
-from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from http.server import ThreadingHTTPServer
 
 import pytest
 
 from wabas.graph import GraphClient, MetaAuthError, MetaError, MetaTransientError
 
-TOKEN = "EAAGm0PX4ZCpsBAKZAsecretTOKEN9876"
-WABA_ID = "102290129340398"
-FLOW_ID = "771023498811223"
-PHONE_ID = "106540352242922"
-APP_ID = "998877665544"
-PEM = "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA\n-----END PUBLIC KEY-----\n"
-
-
-# --- a stand-in Meta: records every request, answers from a script ----------------------------------
-
-
-@dataclass
-class Part:
-    name: str
-    filename: str | None
-    content_type: str
-    data: bytes
-
-
-@dataclass
-class Received:
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    headers: Message
-    body: bytes
-    parts: dict[str, Part] = field(default_factory=dict)
-
-    @property
-    def json(self) -> object:
-        return json.loads(self.body)
-
-    def param(self, name: str) -> str:
-        (value,) = self.query[name]
-        return value
-
-
-@dataclass
-class Reply:
-    status: int = 200
-    body: object = field(default_factory=lambda: {"success": True})
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-
-
-def meta_error(code: int, message: str, *, status: int = 400, **extra: object) -> Reply:
-    return Reply(
-        status, {"error": {"message": message, "type": "OAuthException", "code": code, **extra}}
-    )
-
-
-def parse_multipart(content_type: str, body: bytes) -> dict[str, Part]:
-    message = BytesParser(policy=HTTP).parsebytes(
-        f"Content-Type: {content_type}\r\n\r\n".encode() + body
-    )
-    parts = {}
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        parts[name] = Part(
-            name=name,
-            filename=part.get_filename(),
-            content_type=part.get_content_type(),
-            data=part.get_payload(decode=True),
-        )
-    return parts
-
-
-class FakeMeta:
-    """Scripted answers in order; anything unscripted gets a permanent 400 that names the request."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.received: list[Received] = []
-        self.replies: deque[Reply] = deque()
-        self.lock = threading.Lock()
-
-    def reply(self, *replies: Reply | dict) -> None:
-        for reply in replies:
-            self.replies.append(reply if isinstance(reply, Reply) else Reply(body=reply))
-
-    def take(self, request: Received) -> Reply:
-        with self.lock:
-            self.received.append(request)
-            if self.replies:
-                return self.replies.popleft()
-        return meta_error(100, f"Nothing scripted for {request.method} {request.path}")
-
-    def client(self, **overrides: object) -> GraphClient:
-        options = {
-            "base_url": self.url,
-            "api_version": "v23.0",
-            "access_token": TOKEN,
-            "backoff": 0.01,
-        }
-        return GraphClient(**(options | overrides))
-
-    @property
-    def only(self) -> Received:
-        (request,) = self.received
-        return request
-
-
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    meta: FakeMeta
-
-    def handle_any(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        url = urlsplit(self.path)
-        request = Received(
-            method=self.command,
-            path=url.path,
-            query=parse_qs(url.query, keep_blank_values=True),
-            headers=self.headers,
-            body=body,
-        )
-        content_type = self.headers.get("Content-Type", "")
-        if content_type.startswith("multipart/form-data"):
-            request.parts = parse_multipart(content_type, body)
-        reply = self.server.meta.take(request)  # type: ignore[attr-defined]
-        time.sleep(reply.delay)
-        if isinstance(reply.body, bytes | str):
-            raw = reply.body.encode() if isinstance(reply.body, str) else reply.body
-            kind = "text/html"
-        else:
-            raw, kind = json.dumps(reply.body).encode(), "application/json"
-        try:
-            self.send_response(reply.status)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(raw)))
-            for name, value in reply.headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(raw)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up waiting (the timeout tests)
-
-    do_GET = do_POST = do_DELETE = handle_any
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-@pytest.fixture(scope="module")
-def meta_server() -> Iterator[ThreadingHTTPServer]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+from .fake_meta import FLOW_ID, PHONE_ID, TOKEN, WABA_ID, FakeMeta, Reply, fresh_meta, meta_error
 
 
 @pytest.fixture
-def meta(meta_server: ThreadingHTTPServer) -> FakeMeta:
-    # A path prefix, like the sandbox's /sandbox/graph, proves the base URL is kept whole.
-    fake = FakeMeta(f"http://127.0.0.1:{meta_server.server_address[1]}/meta")
-    meta_server.meta = fake  # type: ignore[attr-defined]
-    return fake
+def meta(fake_meta_server: ThreadingHTTPServer) -> FakeMeta:
+    return fresh_meta(fake_meta_server)
+
+
+PEM = "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA\n-----END PUBLIC KEY-----\n"
 
 
 # --- contract: what Meta receives for each call -----------------------------------------------------
@@ -374,117 +214,6 @@ def test_list_phone_numbers_asks_for_quality_and_throughput(meta):
     assert (
         request.param("fields") == "id,display_phone_number,verified_name,quality_rating,throughput"
     )
-
-
-TEMPLATE = {
-    "name": "book_cleaning_v2",
-    "language": "en_US",
-    "category": "MARKETING",
-    "components": [
-        {"type": "BODY", "text": "Hi {{1}}, pick a slot.", "example": {"body_text": [["Ana"]]}},
-        {
-            "type": "BUTTONS",
-            "buttons": [{"type": "FLOW", "text": "Book now", "flow_id": FLOW_ID}],
-        },
-    ],
-}
-
-
-def test_create_template_posts_the_template_as_json(meta):
-    meta.reply({"id": "1209876543210987", "status": "PENDING", "category": "MARKETING"})
-    created = meta.client().create_template(WABA_ID, TEMPLATE)
-    assert created == {"id": "1209876543210987", "status": "PENDING", "category": "MARKETING"}
-    request = meta.only
-    assert (request.method, request.path) == ("POST", f"/meta/v23.0/{WABA_ID}/message_templates")
-    assert request.json == TEMPLATE
-
-
-def test_get_template(meta):
-    meta.reply({"id": "1209876543210987", "name": "book_cleaning_v2", "status": "APPROVED"})
-    assert meta.client().get_template("1209876543210987")["status"] == "APPROVED"
-    request = meta.only
-    assert (request.method, request.path) == ("GET", "/meta/v23.0/1209876543210987")
-    assert request.param("fields") == "id,name,status,category,language,components,rejected_reason"
-
-
-def test_list_templates_by_name(meta):
-    meta.reply({"data": [{"id": "1209876543210987", "name": "book_cleaning_v2"}]})
-    assert len(meta.client().list_templates(WABA_ID, name="book_cleaning_v2")) == 1
-    request = meta.only
-    assert (request.method, request.path) == ("GET", f"/meta/v23.0/{WABA_ID}/message_templates")
-    assert request.param("name") == "book_cleaning_v2"
-    assert "status" in request.param("fields").split(",")
-
-
-def test_delete_template_names_the_template_and_its_id(meta):
-    meta.reply({"success": True})
-    meta.client().delete_template(WABA_ID, name="book_cleaning_v2", template_id="1209876543210987")
-    request = meta.only
-    assert (request.method, request.path) == ("DELETE", f"/meta/v23.0/{WABA_ID}/message_templates")
-    assert request.query == {"name": ["book_cleaning_v2"], "hsm_id": ["1209876543210987"]}
-
-
-def test_resumable_upload_opens_a_session_then_sends_the_bytes_with_oauth(meta):
-    content = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
-    session_id = "upload:MTphdHRhY2htZW50OjNhZmM3?sig=ARZxyz123"
-    meta.reply({"id": session_id}, {"h": "4::aW1hZ2UvcG5n:ARZhandle"})
-    handle = meta.client().upload_media_resumable(
-        APP_ID, content=content, file_name="header.png", mime_type="image/png"
-    )
-    assert handle == "4::aW1hZ2UvcG5n:ARZhandle"
-    opening, sending = meta.received
-    assert (opening.method, opening.path) == ("POST", f"/meta/v23.0/{APP_ID}/uploads")
-    assert opening.query == {
-        "file_name": ["header.png"],
-        "file_length": [str(len(content))],
-        "file_type": ["image/png"],
-    }
-    assert opening.headers["Authorization"] == f"Bearer {TOKEN}"
-    # The session id is the path, colon and all; its own query (sig) goes along untouched.
-    assert (sending.method, sending.path) == ("POST", "/meta/v23.0/upload:MTphdHRhY2htZW50OjNhZmM3")
-    assert sending.query == {"sig": ["ARZxyz123"]}
-    assert sending.headers["Authorization"] == f"OAuth {TOKEN}"
-    assert sending.headers["file_offset"] == "0"
-    assert sending.body == content
-
-
-def test_send_template_message_posts_whatsapp_json_and_returns_the_wamid(meta):
-    components = [
-        {
-            "type": "button",
-            "sub_type": "flow",
-            "index": "0",
-            "parameters": [{"type": "action", "action": {"flow_token": "tok-7f3a"}}],
-        }
-    ]
-    meta.reply(
-        {
-            "messaging_product": "whatsapp",
-            "contacts": [{"input": "15551234567", "wa_id": "15551234567"}],
-            "messages": [{"id": "wamid.HBgLMTU1NTEyMzQ1NjcVAgARGBI5QUJD"}],
-        }
-    )
-    wamid = meta.client().send_template_message(
-        PHONE_ID,
-        to="15551234567",
-        template_name="book_cleaning_v2",
-        language="en_US",
-        components=components,
-    )
-    assert wamid == "wamid.HBgLMTU1NTEyMzQ1NjcVAgARGBI5QUJD"
-    request = meta.only
-    assert (request.method, request.path) == ("POST", f"/meta/v23.0/{PHONE_ID}/messages")
-    assert request.json == {
-        "messaging_product": "whatsapp",
-        "recipient_type": "individual",
-        "to": "15551234567",
-        "type": "template",
-        "template": {
-            "name": "book_cleaning_v2",
-            "language": {"code": "en_US"},
-            "components": components,
-        },
-    }
 
 
 def test_for_waba_uses_the_wabas_url_version_and_decrypted_token(meta, waba):
@@ -745,41 +474,6 @@ def test_create_flow_tries_at_most_max_retries_plus_one_times(meta):
     with pytest.raises(MetaTransientError):
         meta.client(max_retries=1).create_flow(WABA_ID, name="survey", categories=["SURVEY"])
     assert [r.method for r in meta.received] == ["POST", "GET", "POST", "GET"]
-
-
-def test_send_template_message_is_never_repeated(meta):
-    meta.reply(meta_error(131000, "Something went wrong", status=500), {"messages": [{"id": "x"}]})
-    with pytest.raises(MetaTransientError):
-        meta.client().send_template_message(
-            PHONE_ID, to="15551234567", template_name="book_cleaning_v2", language="en_US"
-        )
-    assert [r.method for r in meta.received] == ["POST"]
-
-
-def test_create_template_is_never_repeated(meta):
-    meta.reply(meta_error(131000, "Something went wrong", status=500), {"id": "1"})
-    with pytest.raises(MetaTransientError):
-        meta.client().create_template(WABA_ID, TEMPLATE)
-    assert len(meta.received) == 1
-
-
-def test_a_broken_upload_resumes_where_meta_says_it_stands(meta):
-    content = bytes(range(200))
-    meta.reply(
-        {"id": "upload:MTpzZXNzaW9u?sig=ARZ"},
-        meta_error(131000, "Something went wrong", status=500),
-        {"id": "upload:MTpzZXNzaW9u", "file_offset": 120},
-        {"h": "4::aW1hZ2UvcG5n:ARZhandle"},
-    )
-    handle = meta.client().upload_media_resumable(
-        APP_ID, content=content, file_name="a.png", mime_type="image/png"
-    )
-    assert handle == "4::aW1hZ2UvcG5n:ARZhandle"
-    opening, first, status, resumed = meta.received
-    assert [r.method for r in (opening, first, status, resumed)] == ["POST", "POST", "GET", "POST"]
-    assert status.headers["Authorization"] == f"OAuth {TOKEN}"
-    assert resumed.headers["file_offset"] == "120"
-    assert resumed.body == content[120:]
 
 
 # --- the token never leaves the client --------------------------------------------------------------

@@ -10,7 +10,7 @@ from campaigns.models import Campaign, Recipient
 from templates_app.models import MessageTemplate
 from templates_app.tasks import refresh_pending_templates_task
 from wabas.crypto import hub_signature
-from wabas.graph import GraphClient
+from wabas.graph import GraphClient, TemplateContent
 from wabas.models import WebhookDelivery
 
 
@@ -193,25 +193,17 @@ def test_the_sandboxs_review_reaches_the_template_and_the_schedule_catches_misse
     sandbox_waba,
 ):
     client = GraphClient.for_waba(sandbox_waba)
-    body = [{"type": "BODY", "text": "How was your stay?"}]
+    content = TemplateContent(body="How was your stay?")
     try:
-        approved = client.create_template(
-            sandbox_waba.meta_waba_id,
-            {
-                "name": "stay_survey",
-                "language": "en_US",
-                "category": "MARKETING",
-                "components": body,
-            },
-        )
-        rejected = client.create_template(
-            sandbox_waba.meta_waba_id,
-            {
-                "name": "please_reject_me",
-                "language": "en_US",
-                "category": "MARKETING",
-                "components": body,
-            },
+        approved, rejected = (
+            client.create_template(
+                sandbox_waba.meta_waba_id,
+                name=name,
+                language="en_US",
+                category="MARKETING",
+                content=content,
+            )
+            for name in ("stay_survey", "please_reject_me")
         )
     finally:
         client.session.close()

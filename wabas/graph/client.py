@@ -1,8 +1,7 @@
-"""The Meta Graph API client: the one way our code talks to Meta.
+"""The Graph API client: one client per WABA token, every call through `GraphClient._request`.
 
-Every public method funnels into `GraphClient._request`, which owns the pooled session, the timeouts,
-retries, error translation and redaction (reference: /work/shared/reference/graph-api.md and
-templates-and-messages.md). Methods return plain dicts and lists, already unwrapped from Meta's shapes.
+`_request` owns the pooled session, the timeouts, retries, error translation and redaction. Methods
+return plain dicts, lists and small dataclasses, already unwrapped from Meta's shapes.
 """
 
 from __future__ import annotations
@@ -10,7 +9,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,14 +17,21 @@ import requests
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 
+from .errors import MetaError, MetaTransientError, error_from_response, int_or_none, retry_after
+from .templates import (
+    HeaderParameter,
+    SentMessage,
+    TemplateContent,
+    body_component,
+    flow_button_component,
+    template_from_meta,
+    template_payload,
+)
+
 if TYPE_CHECKING:
-    from .models import Waba
+    from ..models import Waba
 
 logger = logging.getLogger(__name__)
-
-# Meta's rate-limit and "try again later" codes (graph-api.md 2.1, templates-and-messages.md 5).
-THROTTLING_CODES = frozenset({2, 4, 80007, 130429, 131048, 131056, 133016})
-AUTH_CODES = frozenset({0, 190})
 
 DEFAULT_FLOW_FIELDS = (
     "id", "name", "status", "categories", "validation_errors", "json_version",
@@ -38,115 +44,13 @@ PHONE_NUMBER_FIELDS = (
     "quality_rating",
     "throughput",
 )
-TEMPLATE_FIELDS = ("id", "name", "status", "category", "language", "components", "rejected_reason")
+TEMPLATE_FIELDS = (
+    "id", "name", "language", "status", "category", "parameter_format", "components",
+    "rejected_reason", "quality_score", "previous_category",
+)  # fmt: skip
 # A bound on pagination, so a cursor that never ends cannot keep a page waiting forever.
 MAX_PAGES = 50
 REDACTED = "[redacted]"
-
-
-class MetaError(Exception):
-    """Meta refused or failed a call; `str()` is a sentence fit to show an admin."""
-
-    headline = "Meta refused the request"
-
-    def __init__(
-        self,
-        text: str,
-        *,
-        code: int | None = None,
-        subcode: int | None = None,
-        message: str | None = None,
-        user_message: str | None = None,
-        trace_id: str | None = None,
-        http_status: int | None = None,
-        details: Any = None,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(text)
-        self.code = code
-        self.subcode = subcode
-        self.message = message if message is not None else text
-        self.user_message = user_message or self.message
-        self.trace_id = trace_id
-        self.http_status = http_status
-        self.details = details
-        self.retry_after = retry_after
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else self.headline
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}({str(self)!r}, code={self.code!r}, subcode={self.subcode!r}, "
-            f"http_status={self.http_status!r}, trace_id={self.trace_id!r})"
-        )
-
-
-class MetaTransientError(MetaError):
-    """Meta is down, slow or throttling us: the same call may well succeed later."""
-
-    headline = "Meta could not handle the request right now"
-
-
-class MetaAuthError(MetaError):
-    """Meta does not accept the access token (expired, revoked or wrong)."""
-
-    headline = "Meta rejected the token"
-
-
-def _int_or_none(value: object) -> int | None:
-    try:
-        return int(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-
-
-def _retry_after(response: requests.Response) -> float | None:
-    """The Retry-After header in seconds; the HTTP-date form is rare from Meta and ignored."""
-    seconds = _int_or_none(response.headers.get("Retry-After"))
-    return float(seconds) if seconds is not None and seconds >= 0 else None
-
-
-def _error_from_response(
-    status: int, payload: object, *, retry_after: float | None = None
-) -> MetaError:
-    """Translate a failed answer (4xx/5xx, Meta's error object or not) into the right MetaError."""
-    error = payload.get("error") if isinstance(payload, dict) else None
-    error = error if isinstance(error, dict) else {}
-    code = _int_or_none(error.get("code"))
-    if payload is None:
-        message = "Meta's answer was not JSON."
-    else:
-        message = str(error.get("message") or "Meta gave no reason.")
-    user_message = str(error.get("error_user_msg") or error.get("error_user_title") or message)
-    error_data = error.get("error_data")
-    details = error_data.get("details") if isinstance(error_data, dict) else error_data
-
-    if status == 401 or code in AUTH_CODES:
-        cls: type[MetaError] = MetaAuthError
-    elif (
-        status >= 500
-        or status == 429
-        or code in THROTTLING_CODES
-        or error.get("is_transient") is True
-    ):
-        cls = MetaTransientError
-    else:
-        cls = MetaError
-    text = f"{cls.headline} ({f'code {code}' if code is not None else f'HTTP {status}'}): {user_message}"
-    if isinstance(details, str) and details and details not in text:
-        text += f" ({details})"
-    return cls(
-        text,
-        code=code,
-        subcode=_int_or_none(error.get("error_subcode")),
-        message=message,
-        user_message=user_message,
-        trace_id=error.get("fbtrace_id"),
-        http_status=status,
-        details=details,
-        retry_after=retry_after,
-    )
 
 
 def _created_flow(body: dict) -> dict:
@@ -186,6 +90,7 @@ class GraphClient:
         max_backoff: float = 4.0,
         retry_budget: float = 6.0,
         session: requests.Session | None = None,
+        app_id: str = "",
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.api_version = api_version.strip("/")
@@ -197,6 +102,8 @@ class GraphClient:
         # waiting, and longer outages are for the task's own retries.
         self.retry_budget = retry_budget
         self._token = access_token
+        # The Meta app the token belongs to: resumable uploads go to /{app-id}/uploads.
+        self.app_id = app_id
         self._auth = {
             "Bearer": _TokenAuth(access_token, "Bearer"),
             "OAuth": _TokenAuth(access_token, "OAuth"),
@@ -211,11 +118,12 @@ class GraphClient:
 
     @classmethod
     def for_waba(cls, waba: Waba) -> GraphClient:
-        """A client with the WABA's base URL, API version and decrypted token."""
+        """A client with the WABA's base URL, API version, decrypted token and Meta app id."""
         return cls(
             base_url=waba.graph_base_url,
             api_version=waba.graph_api_version,
             access_token=waba.access_token,
+            app_id=waba.meta_app_id,
         )
 
     def __repr__(self) -> str:
@@ -300,7 +208,7 @@ class GraphClient:
                     http_status=status,
                 ) from None
         if status >= 400:
-            raise _error_from_response(status, payload, retry_after=_retry_after(response))
+            raise error_from_response(status, payload, retry_after=retry_after(response))
         if not isinstance(payload, dict):
             raise MetaError(
                 f"Meta answered with JSON that is not an object (HTTP {status}).",
@@ -498,9 +406,17 @@ class GraphClient:
 
     # --- message templates ----------------------------------------------------------------------
 
-    def create_template(self, waba_id: str, template: dict) -> dict:
-        """POST /{waba-id}/message_templates (JSON): {"id", "status", "category"}; never repeated."""
-        body = self._request("POST", f"{waba_id}/message_templates", json=template, retry=False)
+    def create_template(
+        self, waba_id: str, *, name: str, language: str, category: str, content: TemplateContent
+    ) -> dict:
+        """POST /{waba-id}/message_templates: {"id", "status", "category"}; never repeated.
+
+        Meta answers with the status its review has reached (PENDING, or at once APPROVED or REJECTED)
+        and the category it gave the template, which may differ from the one asked for.
+        """
+        payload = template_payload(name=name, language=language, category=category, content=content)
+        # A lost answer must not become a second create: the caller looks the name up instead.
+        body = self._request("POST", f"{waba_id}/message_templates", json=payload, retry=False)
         if "id" not in body:
             raise MetaError("Meta created the template but its answer has no id.")
         return {
@@ -510,18 +426,50 @@ class GraphClient:
         }
 
     def get_template(self, template_id: str) -> dict:
-        """GET /{template-id}: one template with its status, components and rejection reason."""
-        return self._request("GET", template_id, params={"fields": ",".join(TEMPLATE_FIELDS)})
+        """GET /{template-id}: one template, with its status, category, quality and rejection reason.
 
-    def list_templates(self, waba_id: str, *, name: str | None = None) -> list[dict]:
-        """GET /{waba-id}/message_templates, every page, optionally only those with this name."""
+        Keys: id, name, language, status, category, parameter_format, components, rejected_reason,
+        quality_score ("GREEN", "YELLOW", "RED" or "UNKNOWN") and, when Meta moved it,
+        previous_category.
+        """
+        body = self._request("GET", template_id, params={"fields": ",".join(TEMPLATE_FIELDS)})
+        return template_from_meta(body)
+
+    def list_templates(
+        self, waba_id: str, *, name: str | None = None, status: str | None = None
+    ) -> list[dict]:
+        """GET /{waba-id}/message_templates, every page (each as get_template returns it).
+
+        name keeps only the templates of that name (every language), status those in that status.
+        """
         params = {"fields": ",".join(TEMPLATE_FIELDS)}
         if name is not None:
             params["name"] = name
-        return self._pages(f"{waba_id}/message_templates", params)
+        if status is not None:
+            params["status"] = status
+        return [template_from_meta(t) for t in self._pages(f"{waba_id}/message_templates", params)]
+
+    def edit_template(
+        self, template_id: str, content: TemplateContent, *, category: str | None = None
+    ) -> None:
+        """POST /{template-id}: replace the template's components (and category) and review it again.
+
+        Meta allows it for APPROVED, REJECTED and PAUSED templates, an approved one at most once in
+        24 hours and 10 times in 30 days, and never a new category for an approved one. Not retried:
+        a repeat would spend one of those edits.
+        """
+        payload: dict[str, Any] = {"components": content.components()}
+        if category is not None:
+            payload["category"] = category
+        body = self._request("POST", template_id, json=payload, retry=False)
+        self._expect_success(body, "edit the template")
 
     def delete_template(self, waba_id: str, *, name: str, template_id: str | None = None) -> None:
-        """DELETE /{waba-id}/message_templates?name=..&hsm_id=..: one language with the id, else all."""
+        """DELETE /{waba-id}/message_templates?name=..: every language of that name.
+
+        With template_id (sent as hsm_id) only that one language goes. Meta refuses to delete a
+        DISABLED template.
+        """
         params = {"name": name}
         if template_id is not None:
             params["hsm_id"] = template_id
@@ -531,9 +479,19 @@ class GraphClient:
     # --- media ----------------------------------------------------------------------------------
 
     def upload_media_resumable(
-        self, app_id: str, *, content: bytes, file_name: str, mime_type: str
+        self, *, content: bytes, file_name: str, mime_type: str, app_id: str | None = None
     ) -> str:
-        """POST /{app-id}/uploads then POST /{upload-session-id}: the handle for template examples."""
+        """POST /{app-id}/uploads, then POST /{upload-session-id}: the handle `h` of the file.
+
+        The handle is what a template's media header carries as its sample (example.header_handle).
+        The app is the WABA's Meta app (`Waba.meta_app_id`, kept by `for_waba`) unless app_id says
+        otherwise. An interrupted upload is resumed from where GET /{upload-session-id} says it stands.
+        """
+        app_id = app_id or self.app_id
+        if not app_id:
+            raise MetaError(
+                "No Meta app id is set for this WABA: media samples are uploaded to /{app-id}/uploads."
+            )
         session = self._request(
             "POST",
             f"{app_id}/uploads",
@@ -564,7 +522,7 @@ class GraphClient:
                     raise
                 attempt += 1
                 status = self._request("GET", session_id, auth_scheme="OAuth")
-                offset = min(_int_or_none(status.get("file_offset")) or 0, len(content))
+                offset = min(int_or_none(status.get("file_offset")) or 0, len(content))
         if not body.get("h"):
             raise MetaError("Meta took the upload but returned no handle.")
         return str(body["h"])
@@ -578,22 +536,53 @@ class GraphClient:
         to: str,
         template_name: str,
         language: str,
-        components: list[dict] | None = None,
-    ) -> str:
-        """POST /{phone-number-id}/messages: send a template; the wamid. Never retried here."""
+        body: Sequence[str] | Mapping[str, str] = (),
+        header: HeaderParameter | None = None,
+        flow_token: str | None = None,
+        flow_action_data: Mapping[str, Any] | None = None,
+        button_index: int = 0,
+        biz_opaque_callback_data: str | None = None,
+    ) -> SentMessage:
+        """POST /{phone-number-id}/messages (type template): the wamid and Meta's message_status.
+
+        body: the body's values, a list in {{1}}, {{2}} order or a mapping for a NAMED template.
+        header: the header's value, when it has a variable or is media or a location.
+        flow_token: set for a template with a Flow button (Meta refuses such a send without the button
+        component); flow_action_data is the first screen's data for navigate buttons; button_index is
+        the Flow button's position among the template's buttons.
+        biz_opaque_callback_data comes back in every status webhook of the message.
+        Never retried: a duplicate message to a customer is worse than a failure the caller can see.
+        """
+        components = [header.component()] if header else []
+        if body:
+            components.append(body_component(body))
+        if flow_token is not None:
+            components.append(
+                flow_button_component(
+                    index=button_index, flow_token=flow_token, flow_action_data=flow_action_data
+                )
+            )
         template: dict[str, Any] = {"name": template_name, "language": {"code": language}}
         if components:
             template["components"] = components
-        payload = {
+        payload: dict[str, Any] = {
             "messaging_product": "whatsapp",
             "recipient_type": "individual",
             "to": to,
             "type": "template",
             "template": template,
         }
-        # A duplicate message to a customer is worse than a failure the caller can see and decide on.
-        body = self._request("POST", f"{phone_number_id}/messages", json=payload, retry=False)
+        if biz_opaque_callback_data is not None:
+            payload["biz_opaque_callback_data"] = biz_opaque_callback_data
+        answer = self._request("POST", f"{phone_number_id}/messages", json=payload, retry=False)
         try:
-            return str(body["messages"][0]["id"])
+            message = answer["messages"][0]
+            wamid = str(message["id"])
         except (KeyError, IndexError, TypeError):
             raise MetaError("Meta accepted the message but returned no message id.") from None
+        contacts = answer.get("contacts") or [{}]
+        return SentMessage(
+            wamid=wamid,
+            message_status=str(message.get("message_status") or "accepted"),
+            wa_id=str(contacts[0].get("wa_id") or to),
+        )
