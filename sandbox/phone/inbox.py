@@ -17,12 +17,14 @@ from urllib.parse import unquote, urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods
 
-from sandbox.models import Flow, Message
+from sandbox.models import Flow, Message, SentWebhook
 from sandbox.views import SANDBOX_PERMISSION
 
 from .player import FIELD_PREFIX, Player, new_state
@@ -36,6 +38,13 @@ RECIPIENTS_SHOWN = 30
 # strip the same characters from `to`).
 _SEPARATORS = re.compile(r"[\s()+-]")
 _WHATSAPP_ID = re.compile(r"[0-9]{6,20}")
+# WhatsApp's formatting marks, within one line: https://faq.whatsapp.com/539178204879377
+_FORMATTING = [
+    (re.compile(r"```([^`\n]+)```"), "code"),
+    (re.compile(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])"), "strong"),
+    (re.compile(r"(?<![\w_])_([^_\n]+)_(?![\w_])"), "em"),
+    (re.compile(r"(?<![\w~])~([^~\n]+)~(?![\w~])"), "s"),
+]
 # What WhatsApp shows when a tapped Flow button's flow can't be opened any more.
 UNAVAILABLE = "This flow is no longer available."
 NO_BUTTON = "This message has no Flow button."
@@ -49,9 +58,19 @@ def _typed_whatsapp_id(text: str) -> str:
 
 @dataclass(frozen=True)
 class Bubble:
-    """A template message as the phone draws it."""
+    """A template message as the phone draws it, and whether the person answered it with the flow."""
 
     message: Message
+    replied: bool = False
+
+    @property
+    def body_html(self) -> str:
+        """The body with WhatsApp's formatting drawn (*bold*, _italic_, ~strike~, ```mono```); the
+        text is escaped first, so only these tags can appear."""
+        text = str(escape(self.message.body_text))
+        for pattern, tag in _FORMATTING:
+            text = pattern.sub(rf"<{tag}>\1</{tag}>", text)
+        return mark_safe(text)  # escaped above; the patterns add only these fixed tags
 
     @property
     def media_name(self) -> str:
@@ -64,6 +83,33 @@ class Bubble:
             name = unquote(urlsplit(str(media["link"])).path.rsplit("/", 1)[-1])
             return name or str(media["link"])
         return f"media {media['id']}" if media.get("id") else ""
+
+
+def bubbles(received: list[Message]) -> list[Bubble]:
+    """The messages with their replies: a completed flow shows as the person's "Sent" under it.
+
+    The replies are the nfm_reply webhooks the sandbox sent, found by the message's wamid in their
+    context; one query for the whole inbox.
+    """
+    wamids = {m.wamid for m in received}
+    replied: set[str] = set()
+    if wamids:
+        mentions = Q()
+        for wamid in wamids:
+            mentions |= Q(body__contains=wamid)
+        sent = SentWebhook.objects.filter(mentions, field="messages", body__contains='"nfm_reply"')
+        for body in sent.values_list("body", flat=True):
+            replied.update(_context_ids(body))
+    return [Bubble(m, replied=m.wamid in replied) for m in received]
+
+
+def _context_ids(body: str) -> list[str]:
+    """The wamids a `messages` webhook's messages reply to."""
+    try:
+        change = json.loads(body)["entry"][0]["changes"][0]["value"]
+        return [str(m["context"]["id"]) for m in change.get("messages", []) if "context" in m]
+    except (ValueError, KeyError, IndexError, TypeError):
+        return []
 
 
 def _unavailable(message: Message, flow: Flow | None) -> str:
@@ -127,7 +173,7 @@ def inbox(request: HttpRequest, whatsapp_id: str = "") -> HttpResponse:
     )
     context = {
         "whatsapp_id": whatsapp_id,
-        "bubbles": [Bubble(m) for m in received],
+        "bubbles": bubbles(list(received)),
         "recipients": recipients,
         "typed": typed if typed is not None else whatsapp_id,
         "inbox_size": INBOX_SIZE,
@@ -148,7 +194,7 @@ def message_page(request: HttpRequest, pk: int) -> HttpResponse:
     if flow is not None and state and state["screen"] and not state["finished"]:
         screen = Player(flow, state, sender=message.phone).current_screen()
     context = {
-        "bubble": Bubble(message),
+        "bubble": bubbles([message])[0],
         "message": message,
         "flow": flow,
         "unavailable": _unavailable(message, flow),
@@ -176,7 +222,7 @@ def _act(request: HttpRequest, message: Message, flow: Flow | None) -> HttpRespo
         state = new_state(message.to, message.flow_token, context_id=message.wamid)
         if why or flow is None:
             # What WhatsApp shows in place of the flow; the sandbox says why underneath.
-            state["finished"], state["error"] = UNAVAILABLE, why
+            state["finished"], state["note"] = UNAVAILABLE, why
         else:
             player = Player(flow, state, sender=message.phone)
             try:
@@ -192,7 +238,7 @@ def _act(request: HttpRequest, message: Message, flow: Flow | None) -> HttpRespo
             return here
         if why or flow is None:
             # The flow went away while it was open: the next step can't be drawn.
-            state["finished"], state["error"] = UNAVAILABLE, why
+            state["finished"], state["note"] = UNAVAILABLE, why
         else:
             step(Player(flow, state, sender=message.phone), op, request.POST)
     save_state(request, _key(message), state)
