@@ -215,7 +215,9 @@ class Player:
                 }
             ],
         }
-        delivery = send_webhook(self.business.account, "messages", value)
+        # The reply goes to the WABA whose number sent the message (the flow's own, on Meta).
+        account = self.sender.account if self.sender is not None else self.business.account
+        delivery = send_webhook(account, "messages", value)
         delivery.refresh_from_db()
         state["finished"] = "Flow finished, answers sent to the business."
         state["webhook"] = {"pk": delivery.pk, "result": delivery.result, "target": delivery.target}
