@@ -6,8 +6,13 @@ works without JavaScript. What each footer does, as on a phone:
 - `navigate`: go to the target screen with the resolved payload as its data; no server is called;
 - `data_exchange` (and INIT when asked for, or when the first screen needs the endpoint's data): send
   the clear request sealed as Meta does to the flow's endpoint_uri and draw the screen the answer names;
-- `complete`: send the signed `messages` webhook carrying the `nfm_reply` from the typed WhatsApp id,
+- `complete`: send the signed `messages` webhook carrying the `nfm_reply` from the user's WhatsApp id,
   through `send_webhook`, so it is recorded on the sandbox page and delivered like any other.
+
+How the flow opens, and with which token, is what the tapped message says: `new_state` takes the flow
+token and the message's wamid (the completion's `context.id`), `start` the action, landing screen and
+data. A template message in the inbox gives all of them (`open_message`); the page that plays one of our
+flows for a typed WhatsApp id makes them up as a Flow message would.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import json
 import time
 from typing import Any
 
-from sandbox.models import Flow, Message
+from sandbox.models import Flow, Message, PhoneNumber
 from sandbox.services import send_webhook
 
 from .reader import LIST_KINDS, FlowDocument, Resolver, Screen
@@ -28,10 +33,13 @@ SUCCESS = "SUCCESS"
 FIELD_PREFIX = "f."
 
 
-def new_state(whatsapp_id: str, flow_token: str) -> dict:
+def new_state(whatsapp_id: str, flow_token: str, *, context_id: str = "") -> dict:
+    """A fresh play state; context_id is the wamid of the message whose button was tapped (one is
+    made up when there is no real message)."""
     return {
         "whatsapp_id": whatsapp_id,
         "flow_token": flow_token,
+        "context_id": context_id or Message.new_wamid(),
         "screen": "",
         "data": {},
         "values": {},  # what was typed on the current screen, to refill it after an error
@@ -46,10 +54,13 @@ def new_state(whatsapp_id: str, flow_token: str) -> dict:
 class Player:
     """One flow as the sandbox Meta holds it, played from one play state."""
 
-    def __init__(self, flow: Flow, state: dict) -> None:
+    def __init__(self, flow: Flow, state: dict, *, sender: PhoneNumber | None = None) -> None:
+        """sender: the business number the tapped message came from; the completion names it, and
+        its public key seals the endpoint calls when it has one."""
         self.flow = flow
         self.document = FlowDocument(flow.flow_json)
-        self.business = Business.of(flow.account)
+        self.business = Business.of(flow.account, prefer=sender)
+        self.sender = sender
         self.state = state
 
     def current_screen(self, values: dict | None = None) -> Screen | None:
@@ -60,13 +71,30 @@ class Player:
             state["screen"], Resolver(state["data"], form, state["screens"])
         )
 
-    def start(self, *, with_init: bool) -> None:
-        """Open the flow as a tap on the message's button does: locally, or with INIT."""
-        self.state["context_id"] = Message.new_wamid()
+    def start(self, *, with_init: bool, screen: str = "", data: dict | None = None) -> None:
+        """Open the flow as a tap on the message's button does: with INIT to the endpoint
+        (data_exchange), or locally at `screen` (the first when empty) with `data` as that screen's
+        data (navigate, whose data is the message's flow_action_data)."""
         if with_init:
             self.exchange({"action": "INIT"})
+            return
+        target = screen or self.document.first_screen()
+        if target not in self.document.screens:
+            raise PhoneError(f"The message opens screen {target!r}, which is not in this Flow.")
+        self.go_to(target, dict(data or {}), push=False)
+
+    def open_message(self, message: Message) -> None:
+        """The user tapped the Flow button of a template message: open the flow as it says.
+
+        navigate lands on navigate_screen with flow_action_data as its data; data_exchange asks the
+        endpoint with INIT, which carries only the flow token (Meta sends no flow_action_data there).
+        """
+        if message.flow_action == "data_exchange":
+            self.start(with_init=True)
         else:
-            self.go_to(self.document.first_screen(), {}, push=False)
+            self.start(
+                with_init=False, screen=message.navigate_screen, data=message.flow_action_data
+            )
 
     def back(self) -> None:
         state = self.state
@@ -159,7 +187,7 @@ class Player:
         state = self.state
         response_json = dict(params)
         response_json.setdefault("flow_token", state["flow_token"])
-        phone = self.business.phone
+        phone = self.sender or self.business.phone
         business_digits = phone.digits if phone is not None else ""
         whatsapp_id = state["whatsapp_id"]
         value = {
@@ -187,7 +215,9 @@ class Player:
                 }
             ],
         }
-        delivery = send_webhook(self.business.account, "messages", value)
+        # The reply goes to the WABA whose number sent the message (the flow's own, on Meta).
+        account = self.sender.account if self.sender is not None else self.business.account
+        delivery = send_webhook(account, "messages", value)
         delivery.refresh_from_db()
         state["finished"] = "Flow finished, answers sent to the business."
         state["webhook"] = {"pk": delivery.pk, "result": delivery.result, "target": delivery.target}

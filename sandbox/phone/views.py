@@ -8,6 +8,7 @@ phone takes only what such a message carries, the Flow ID on Meta and a flow tok
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
@@ -45,7 +46,7 @@ def phone(request: HttpRequest, pk: int) -> HttpResponse:
     meta = meta_copy(ours)
     if request.method == "POST":
         return _act(request, ours, meta)
-    state = load_state(request, ours)
+    state = load_state(request, _key(ours))
     document = FlowDocument(meta.flow_json if meta is not None else "")
     screen = None
     if meta is not None and state and state["screen"] and not state["finished"]:
@@ -74,10 +75,10 @@ def meta_copy(ours: OurFlow) -> Flow | None:
 
 def _act(request: HttpRequest, ours: OurFlow, meta: Flow | None) -> HttpResponse:
     op = request.POST.get("op")
-    state = load_state(request, ours)
+    state = load_state(request, _key(ours))
     here = redirect("sandbox:phone", pk=ours.pk)
     if op == "reset":
-        save_state(request, ours, None)
+        save_state(request, _key(ours), None)
         return here
     if meta is None:
         messages.error(
@@ -98,20 +99,13 @@ def _act(request: HttpRequest, ours: OurFlow, meta: Flow | None) -> HttpResponse
             init_asked = request.POST.get("init") == "on"
             player.start(with_init=init_asked or player.document.needs_init())
         except PhoneError as exc:
-            state["error"] = str(exc)
-            if not state["screen"] and not state["finished"]:
-                state["finished"] = "The flow could not open: " + str(exc)
+            could_not_open(state, exc)
     elif state is None or state["finished"]:
         messages.error(request, "Start the flow first.")
         return here
-    elif op == "back":
-        Player(meta, state).back()
-    elif op == "footer":
-        try:
-            Player(meta, state).press_footer(request.POST)
-        except PhoneError as exc:
-            state["error"] = str(exc)
-    save_state(request, ours, state)
+    else:
+        step(Player(meta, state), op or "", request.POST)
+    save_state(request, _key(ours), state)
     return here
 
 
@@ -122,13 +116,31 @@ def _key(ours: OurFlow) -> str:
     return f"sandbox_phone:{ours.pk}"
 
 
-def load_state(request: HttpRequest, ours: OurFlow) -> dict | None:
-    state = request.session.get(_key(ours))
+def load_state(request: HttpRequest, key: str) -> dict | None:
+    state = request.session.get(key)
     return state if isinstance(state, dict) else None
 
 
-def save_state(request: HttpRequest, ours: OurFlow, state: dict | None) -> None:
+def save_state(request: HttpRequest, key: str, state: dict | None) -> None:
     if state is None:
-        request.session.pop(_key(ours), None)
+        request.session.pop(key, None)
     else:
-        request.session[_key(ours)] = state
+        request.session[key] = state
+
+
+def step(player: Player, op: str, post: Any) -> None:
+    """Back, or the footer pressed with what the form holds, on a flow being played."""
+    if op == "back":
+        player.back()
+    elif op == "footer":
+        try:
+            player.press_footer(post)
+        except PhoneError as exc:
+            player.state["error"] = str(exc)
+
+
+def could_not_open(state: dict, exc: PhoneError) -> None:
+    """Show why opening failed; with no screen reached, the phone has nothing else to show."""
+    state["error"] = str(exc)
+    if not state["screen"] and not state["finished"]:
+        state["finished"] = "The flow could not open: " + str(exc)

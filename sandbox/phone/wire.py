@@ -45,13 +45,17 @@ class Business:
 
     account: Account
     phone: PhoneNumber | None
+    prefer: PhoneNumber | None = None
 
     @classmethod
-    def of(cls, account: Account) -> Business:
-        """The account's number whose public key Meta encrypts with (the first that has one)."""
+    def of(cls, account: Account, *, prefer: PhoneNumber | None = None) -> Business:
+        """The account's number whose public key Meta encrypts with: `prefer` (the number the message
+        came from) when it has a key, else the first that has one."""
         phones = list(account.phone_numbers.all())
+        if prefer is not None:
+            phones.sort(key=lambda p: p.pk != prefer.pk)
         phone = next((p for p in phones if p.business_public_key), phones[0] if phones else None)
-        return cls(account, phone)
+        return cls(account, phone, prefer)
 
     @property
     def public_pem(self) -> str:
@@ -63,7 +67,7 @@ class Business:
 
     def fetch_key_again(self) -> None:
         """What the WhatsApp client does after a 421: read the uploaded key afresh."""
-        self.phone = Business.of(self.account).phone
+        self.phone = Business.of(self.account, prefer=self.prefer).phone
 
 
 def call_endpoint(url: str, request: dict, business: Business, calls: list[dict]) -> dict:
