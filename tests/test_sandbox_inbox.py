@@ -14,7 +14,7 @@ import pytest
 from django.urls import reverse
 
 from audience.models import Event, Profile
-from flowsadmin import exchange
+from exchange import cache
 from flowsadmin.models import Flow
 from flowsadmin.tokens import issue_flow_token
 from sandbox.models import Account, Message, SentWebhook, Template
@@ -44,8 +44,8 @@ def graph_client(waba, live_server_url: str, settings) -> Iterator[GraphClient]:
     our endpoint's relay allowed to reach the sandbox's weather server on loopback."""
     settings.PUBLIC_BASE_URL = live_server_url
     settings.ALLOW_PRIVATE_CUSTOMER_ENDPOINTS = True
-    exchange.private_key.cache_clear()
-    exchange.forget_hosted_flows()
+    cache.private_key.cache_clear()
+    cache.forget_hosted_flows()
     Account.objects.filter(waba_id=waba.meta_waba_id).update(app_id=APP_ID)
     waba.meta_app_id = APP_ID
     waba.save()
@@ -54,7 +54,7 @@ def graph_client(waba, live_server_url: str, settings) -> Iterator[GraphClient]:
         yield client
     finally:
         client.session.close()
-        exchange.forget_hosted_flows()
+        cache.forget_hosted_flows()
 
 
 @pytest.fixture
