@@ -29,6 +29,7 @@ urlpatterns = [
     path("meta/webhook/", webhook, name="meta_webhook"),
     path("meta/flows/<uuid:public_id>/", exchange.data_exchange, name="flow_endpoint"),
     path("flows/", include(flow_patterns)),
+    path("templates/", include("templates_app.urls")),
     path("settings/wabas/", include("wabas.urls")),
     path("settings/users/", include("accounts.urls")),
     path("people/", include("audience.urls")),
