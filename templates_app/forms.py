@@ -46,6 +46,7 @@ class TemplateForm(forms.Form):
     header_sample = forms.FileField(
         label="Sample media file",
         required=False,
+        allow_empty_file=True,  # check_sample refuses it, in words that name the kind of file
         help_text="For Meta's review. Image: png, jpeg or jpg, at most 5 MB, 3:2 recommended. "
         "Video: mp4, at most 16 MB. Document: pdf, at most 16 MB.",
     )
@@ -249,8 +250,8 @@ class TemplateForm(forms.Form):
         if "header_sample" in self.too_large:
             self.add_error(
                 "header_sample",
-                f"The file is larger than {LARGEST // MB} MB and was not received: a "
-                f"{MEDIA_RULES[kind].label.lower()} sample can be at most "
+                f"The file is larger than {LARGEST // MB} MB and was not received: "
+                f"{MEDIA_RULES[kind].label} sample can be at most "
                 f"{MEDIA_RULES[kind].max_bytes // MB} MB.",
             )
             return
@@ -260,7 +261,7 @@ class TemplateForm(forms.Form):
             if sample is None or sample.header_format != kind:
                 self.add_error(
                     "header_sample",
-                    f"Upload a sample {MEDIA_RULES[kind].label.lower()} for Meta's review.",
+                    f"Upload {MEDIA_RULES[kind].label} as a sample for Meta's review.",
                 )
             return
         try:

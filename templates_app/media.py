@@ -21,16 +21,16 @@ MB = 1024 * 1024
 
 @dataclass(frozen=True)
 class MediaRule:
-    label: str
+    label: str  # "an image"
     mime_types: tuple[str, ...]
     extensions: tuple[str, ...]
     max_bytes: int
 
 
 MEDIA_RULES = {
-    "IMAGE": MediaRule("Image", ("image/png", "image/jpeg"), ("png", "jpeg", "jpg"), 5 * MB),
-    "VIDEO": MediaRule("Video", ("video/mp4",), ("mp4",), 16 * MB),
-    "DOCUMENT": MediaRule("Document", ("application/pdf",), ("pdf",), 16 * MB),
+    "IMAGE": MediaRule("an image", ("image/png", "image/jpeg"), ("png", "jpeg", "jpg"), 5 * MB),
+    "VIDEO": MediaRule("a video", ("video/mp4",), ("mp4",), 16 * MB),
+    "DOCUMENT": MediaRule("a document", ("application/pdf",), ("pdf",), 16 * MB),
 }
 LARGEST = max(rule.max_bytes for rule in MEDIA_RULES.values())
 # Enough of the file for every signature puremagic knows of these types.
@@ -67,22 +67,20 @@ def check_sample(upload: UploadedFile, header_format: str) -> Sample:
     rule = MEDIA_RULES[header_format]
     name = upload.name or "sample"
     if not upload.size:
-        raise SampleRejected(f"{name} is empty: upload the {rule.label.lower()} itself.")
+        raise SampleRejected(f"{name} is empty: upload {rule.label} with something in it.")
     if upload.size > rule.max_bytes:
         raise SampleRejected(
-            f"{name} is {upload.size / MB:.1f} MB; a {rule.label.lower()} sample can be at most "
+            f"{name} is {upload.size / MB:.1f} MB; {rule.label} sample can be at most "
             f"{rule.max_bytes // MB} MB."
         )
     extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     if extension not in rule.extensions:
-        raise SampleRejected(
-            f"{name}: a {rule.label.lower()} sample is a {', '.join(rule.extensions)} file."
-        )
+        raise SampleRejected(f"{name}: {rule.label} sample is a {', '.join(rule.extensions)} file.")
     upload.seek(0)
     head = upload.read(SNIFF_BYTES)
     found = _sniff(head)
-    if not found & set(rule.mime_types):
-        what = ", ".join(sorted(found)) or "not a file type we recognise"
+    if not set(found) & set(rule.mime_types):
+        what = found[0] if found else "not a file type we recognise"
         raise SampleRejected(
             f"{name} is named .{extension} but its content is {what}: upload a real "
             f"{'/'.join(rule.extensions)} file."
@@ -109,11 +107,13 @@ def check_sample(upload: UploadedFile, header_format: str) -> Sample:
     )
 
 
-def _sniff(head: bytes) -> set[str]:
+def _sniff(head: bytes) -> list[str]:
+    """The types the first bytes fit, best match first."""
     try:
-        return {match.mime_type for match in puremagic.magic_string(head) if match.mime_type}
+        matches = puremagic.magic_string(head)
     except (puremagic.PureError, ValueError):
-        return set()
+        return []
+    return list(dict.fromkeys(m.mime_type for m in matches if m.mime_type))
 
 
 def ratio_warning(width: int, height: int) -> str:

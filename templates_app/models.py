@@ -236,9 +236,23 @@ class MessageTemplate(models.Model):
     # --- what Meta says -----------------------------------------------------------------------
 
     def mark_submitted(self, *, meta_id: str, status: str, category: str | None) -> None:
-        """Meta took the template: its id, the status its review reached and the category it gave."""
+        """Meta took the template: its id, the status its review reached and the category it gave.
+
+        Meta's review webhook can arrive before its answer to the create (a fast review): a verdict
+        already stored then stands, rather than going back to the create's PENDING.
+        """
+        current = type(self).objects.select_for_update().filter(pk=self.pk).values("status").first()
+        reviewed = current and current["status"] != self.Status.NOT_SUBMITTED
+        if reviewed:
+            self.refresh_from_db(
+                fields=[
+                    "status", "status_reason", "rejection_reason", "rejection_recommendation",
+                    "status_detail", "quality", "quality_updated_at",
+                ]
+            )  # fmt: skip
+        else:
+            self.status = status if status in self.Status.values else self.Status.PENDING
         self.meta_template_id = meta_id
-        self.status = status if status in self.Status.values else self.Status.PENDING
         if category and category != self.category:
             self.previous_category, self.category = self.category, category
         self.submission_error = ""
