@@ -64,6 +64,9 @@ class TemplateFields:
     variables: list[tv.Variable] = field(default_factory=list)
 
 
+REVIEW_FIELDS = (
+    "status", "status_reason", "rejection_reason", "rejection_recommendation", "status_detail",
+)  # fmt: skip
 # Meta's error subcodes for template content, and the form field each is about.
 SUBCODE_FIELDS = {
     2388024: "name",  # that name and language exist
@@ -77,8 +80,9 @@ SUBCODE_FIELDS = {
 # Without a subcode, the field Meta's sentence is about.
 WORD_FIELDS = (
     ("navigate screen", "navigate_screen"),
-    ("button", "button_text"),
+    ("can't be opened at", "navigate_screen"),
     ("flow", "flow"),
+    ("button", "button_text"),
     ("footer", "footer"),
     ("header", "header_format"),
     ("body", "body"),
@@ -285,6 +289,7 @@ def edit_template(
     draft = MessageTemplate.objects.get(pk=template.pk)
     _apply_fields(draft, fields)
     draft.name, draft.language = template.name, template.language  # Meta keeps these
+    started = timezone.now()
     try:
         _check_flow(draft)
         if sample is not None:
@@ -304,10 +309,15 @@ def edit_template(
         raise TemplateRefused(exc.user_message, field=field_for(exc), from_meta=True) from exc
     now = timezone.now()
     with transaction.atomic():
+        fresh = MessageTemplate.objects.select_for_update().get(pk=template.pk)
         draft.components = content.components()
         draft.status = template.status  # mark_edited counts an edit of an approved template
         draft.approved_edits = template.approved_edits
         draft.mark_edited(now)
+        if fresh.updated_at > started:
+            # Meta's review of this edit arrived by webhook before its answer to the edit: it stands.
+            for name in REVIEW_FIELDS:
+                setattr(draft, name, getattr(fresh, name))
         draft.save()
         if sample is not None:
             handle = draft.header_handle
@@ -335,7 +345,7 @@ def delete_templates(template: MessageTemplate, *, client: GraphClient) -> list[
         except MetaError as exc:
             if exc.subcode != 2593002:  # already gone on Meta: delete ours too
                 raise
-    languages = [member.language for member in family]
+    languages = sorted(member.language for member in family)
     MessageTemplate.objects.filter(pk__in=[m.pk for m in family]).delete()
     return languages
 
