@@ -357,6 +357,18 @@ def refresh_template(template: MessageTemplate, *, client: GraphClient) -> Messa
     return template
 
 
+def _in_words(exc: MetaError) -> str:
+    """Meta's message and, where it gives them, its details ("(#132015) Template is Paused: ...")."""
+    if isinstance(exc, MetaTransientError):
+        return str(exc)
+    details = exc.details if isinstance(exc.details, str) else ""
+    return (
+        f"{exc.user_message}: {details}"
+        if details and details not in exc.user_message
+        else exc.user_message
+    )
+
+
 @dataclass(frozen=True)
 class TestValues:
     to: str
@@ -407,7 +419,7 @@ def send_test(
             flow_action_data=test.flow_action_data or None,
         )
     except MetaError as exc:
-        record.error = exc.user_message if not isinstance(exc, MetaTransientError) else str(exc)
+        record.error = _in_words(exc)
     else:
         record.wamid, record.message_status = sent.wamid, sent.message_status
     record.save()
