@@ -75,7 +75,11 @@ class TemplateForm(forms.Form):
         "first screen is fetched from the flow's endpoint after the tap.",
     )
     # A plain field: a flow deprecated since the page was drawn gets a sentence, not "invalid choice".
-    flow = forms.CharField(label="Flow", widget=forms.Select)
+    flow = forms.CharField(
+        label="Flow",
+        widget=forms.Select,
+        error_messages={"required": "Browse Flows and choose one of this WABA's published flows."},
+    )
     navigate_screen = forms.CharField(label="Landing screen", required=False, widget=forms.Select)
 
     def __init__(

@@ -365,7 +365,9 @@ def _form_for_partials(request: HttpRequest) -> tuple[TemplateForm, MessageTempl
         template = _get_template_for_user(request, int(pk))
         waba = template.waba
     data = request.POST if request.method == "POST" else request.GET
-    return TemplateForm(data, waba=waba, instance=template), template
+    # Unbound, with what was typed as its initial values: half-typed input isn't an error yet.
+    initial = {key: data.get(key) for key in data}
+    return TemplateForm(waba=waba, instance=template, initial=initial), template
 
 
 @require_POST
