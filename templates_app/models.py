@@ -354,6 +354,8 @@ class TemplateSample(models.Model):
 class TestSend(models.Model):
     """One test of a template sent from its page: who, to whom, and what Meta answered."""
 
+    __test__ = False  # a model, not a pytest class, whatever its name says
+
     template = models.ForeignKey(
         MessageTemplate, on_delete=models.CASCADE, related_name="test_sends"
     )
