@@ -242,3 +242,17 @@ def test_a_deprecated_flow_makes_the_template_unsendable(template):
     template.refresh_from_db()
     template.status = "APPROVED"
     assert not template.can("send_test")
+
+
+def test_the_listing_filters_by_status_and_htmx_gets_only_the_table(
+    waba, template, campaign_manager
+):
+    MessageTemplate.objects.create(waba=waba, name="checkout_reminder", status="REJECTED")
+    client = client_for(campaign_manager)
+    page = client.get(reverse("templates:list"), {"status": "REJECTED"}).content.decode()
+    assert "checkout_reminder" in page and "stay_feedback" not in page
+    assert "<h1>Templates · Hotel Azul</h1>" in page
+    table = client.get(reverse("templates:list"), {"status": "APPROVED"}, HTTP_HX_REQUEST="true")
+    html = table.content.decode()
+    assert html.lstrip().startswith('<div id="template-table"') and "stay_feedback" in html
+    assert "checkout_reminder" not in html
