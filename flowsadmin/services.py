@@ -146,10 +146,14 @@ def deprecate_flow(flow: Flow, *, by: object, client: GraphClient) -> Flow:
     """Deprecate on Meta (irreversible), then detach the flow from every template that uses it."""
     flow.require("deprecate")
     client.deprecate_flow(flow.meta_flow_id)
+    # Meta's FLOW_STATUS_CHANGE webhook may have beaten its answer here and detached the templates
+    # already (flowsadmin/webhooks.py): then the signal has been sent once, and once is enough.
+    heard = Flow.objects.filter(pk=flow.pk, status=Flow.Status.DEPRECATED).exists()
     with transaction.atomic():
         flow.mark_deprecated()
         FlowChange.objects.create(flow=flow, user=by, action="deprecate")
-    flow_deprecated.send(sender=Flow, flow=flow)
+    if not heard:
+        flow_deprecated.send(sender=Flow, flow=flow)
     return flow
 
 
@@ -164,7 +168,11 @@ def delete_flow(flow: Flow, *, by: object, client: GraphClient) -> None:
 def refresh_flow(flow: Flow, *, client: GraphClient) -> Flow:
     """Pull status, validation errors, preview link and health from Meta onto the flow."""
     if flow.meta_flow_id:
+        was = flow.status
         flow.apply_meta_state(client.get_flow(flow.meta_flow_id))
+        if flow.status == Flow.Status.DEPRECATED and was != Flow.Status.DEPRECATED:
+            # Deprecated on Meta and we missed the webhook: detach it from templates all the same.
+            flow_deprecated.send(sender=Flow, flow=flow)
     return flow
 
 
