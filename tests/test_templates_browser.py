@@ -9,6 +9,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select
 
+from audience.models import Event
 from flowsadmin.tokens import read_flow_token
 from sandbox.models import Message
 from templates_app.models import MessageTemplate, TestSend
@@ -48,7 +49,7 @@ def preview_text(driver: WebDriver) -> str:
 
 
 def test_a_campaign_manager_creates_previews_submits_and_test_sends_a_flow_template(
-    live_server, browser, meta_flow, campaign_manager, tmp_path
+    live_server, browser, meta_flow, campaign_manager, admin_user, tmp_path
 ):
     base = live_server.url
     sample = tmp_path / "room.png"
@@ -141,3 +142,33 @@ def test_a_campaign_manager_creates_previews_submits_and_test_sends_a_flow_templ
     browser.get(f"{base}/templates/{template.pk}/delete/")
     see(browser, "Delete stay_feedback?")
     both_widths(browser, "delete")
+
+    # The test message on the sandbox phone (the sandbox's pages are the admin's): its Flow button opens
+    # the hotel flow at the landing screen chosen above, and the completion carries the token we sent.
+    browser.delete_all_cookies()
+    sign_in(browser, base, "alice")
+    browser.get(f"{base}/sandbox/phone/inbox/15551234567/")
+    see(browser, "Hi Ana, how was your stay with us?")
+    click(browser, f"//button[@id='flow-button-{message.pk}']")
+    see(browser, "Would you recommend us to a friend?")
+    click(browser, "//label[.//span[normalize-space()='Yes']]")
+    browser.find_element(By.CSS_SELECTOR, "textarea[name='f.comment']").send_keys("Lovely pool")
+    both_widths(browser, "phone-flow-screen")
+    click(browser, "//form[@id='phone-form']//button[normalize-space()='Continue']")
+    see(browser, "Rate the following:")
+    for name, value in [
+        ("f.Stay_Experience_f2b4e8", "0_★★★★★_•_Excellent_(5/5)"),
+        ("f.Food_Experience_bf1842", "1_★★★★☆_•_Good_(4/5)"),
+        ("f.Customer_service", "0_Excellent"),
+    ]:
+        Select(browser.find_element(By.NAME, name)).select_by_value(value)
+    click(browser, "//form[@id='phone-form']//button[normalize-space()='Done']")
+    see(browser, "Flow finished, answers sent to the business")
+    both_widths(browser, "phone-finished")
+    submitted = Event.objects.get(
+        name="WAF_HotelFeedback_Submitted", profile__whatsapp_id="15551234567"
+    )
+    assert (submitted.flow_token, submitted.properties["comment"]) == (
+        record.flow_token,
+        "Lovely pool",
+    )
