@@ -358,10 +358,6 @@ class GraphClient:
         self._expect_success(body, "store the Flow JSON")
         return body.get("validation_errors") or []
 
-    def list_flow_assets(self, flow_id: str) -> list[dict]:
-        """GET /{flow-id}/assets: the flow's assets (only FLOW_JSON exists), with download URLs."""
-        return self._pages(f"{flow_id}/assets")
-
     def publish_flow(self, flow_id: str) -> None:
         """POST /{flow-id}/publish; Meta refuses with 139002 when a publishing check fails."""
         self._expect_success(self._request("POST", f"{flow_id}/publish"), "publish the flow")
