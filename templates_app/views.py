@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required, permission_required
 from django.core import signing
@@ -44,7 +45,7 @@ SAMPLE_LINK_SECONDS = 7 * 24 * 3600
 SAMPLE_LINK_SALT = "template-sample"
 
 
-def _get_template_for_user(request: HttpRequest, pk: int) -> MessageTemplate:
+def _get_template_or_404(pk: int) -> MessageTemplate:
     """The template with this id, or 404. Like flows, every role that may view templates sees every
     WABA's; the listing shows the WABA the user works in."""
     return get_object_or_404(
@@ -82,7 +83,7 @@ def template_list(request: HttpRequest) -> HttpResponse:
 
 @permission_required(VIEW, raise_exception=True)
 def template_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    template = _get_template_for_user(request, pk)
+    template = _get_template_or_404(pk)
     context = {
         "template": template,
         "actions": _actions_for(request, template),
@@ -223,7 +224,7 @@ def _say_submitted(request: HttpRequest, template: MessageTemplate, form: Templa
 @_with_capped_uploads
 @permission_required(CHANGE, raise_exception=True)
 def template_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    template = _get_template_for_user(request, pk)
+    template = _get_template_or_404(pk)
     if not template.can("edit"):
         messages.error(request, template.refusal("edit"))
         return redirect("templates:detail", pk=template.pk)
@@ -261,7 +262,7 @@ def template_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required(CHANGE, raise_exception=True)
 def template_submit(request: HttpRequest, pk: int) -> HttpResponse:
     """ "Try again": send a template Meta refused or did not answer, as it is kept here."""
-    template = _get_template_for_user(request, pk)
+    template = _get_template_or_404(pk)
     try:
         submit_template(template, client=GraphClient.for_waba(template.waba))
     except (TemplateRefused, MetaUnreachable, TemplateActionNotAllowed) as exc:
@@ -276,7 +277,7 @@ def template_submit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @permission_required(CHANGE, raise_exception=True)
 def template_refresh(request: HttpRequest, pk: int) -> HttpResponse:
-    template = _get_template_for_user(request, pk)
+    template = _get_template_or_404(pk)
     try:
         template.require("refresh")
         refresh_template(template, client=GraphClient.for_waba(template.waba))
@@ -290,7 +291,7 @@ def template_refresh(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required(DELETE, raise_exception=True)
 def template_delete(request: HttpRequest, pk: int) -> HttpResponse:
     """GET asks for confirmation, naming every language that goes; POST deletes them all."""
-    template = _get_template_for_user(request, pk)
+    template = _get_template_or_404(pk)
     family = MessageTemplate.objects.named(template.waba, template.name).order_by("language")
     if request.method == "POST":
         try:
@@ -362,7 +363,7 @@ def _form_for_partials(request: HttpRequest) -> tuple[TemplateForm, MessageTempl
         raise Http404
     template = None
     if (pk := request.POST.get("template") or request.GET.get("template", "")).isdigit():
-        template = _get_template_for_user(request, int(pk))
+        template = _get_template_or_404(int(pk))
         waba = template.waba
     data = request.POST if request.method == "POST" else request.GET
     # Unbound, with what was typed as its initial values: half-typed input isn't an error yet.
@@ -411,15 +412,13 @@ def _sample_response(sample: TemplateSample) -> HttpResponse:
 @permission_required(VIEW, raise_exception=True)
 def template_sample(request: HttpRequest, pk: int) -> HttpResponse:
     """The header sample the template was reviewed with, for those who may see the template."""
-    template = _get_template_for_user(request, pk)
+    template = _get_template_or_404(pk)
     return _sample_response(get_object_or_404(TemplateSample, template=template))
 
 
 def public_sample_link(template: MessageTemplate, request: HttpRequest | None = None) -> str:
     """A link Meta can fetch the sample from when a test send needs the header's media: signed, and
     good for SAMPLE_LINK_SECONDS, since Meta can't sign in."""
-    from django.conf import settings
-
     token = signing.dumps(template.pk, salt=SAMPLE_LINK_SALT)
     return settings.PUBLIC_BASE_URL + reverse("templates:public_sample", args=[token])
 
@@ -439,7 +438,7 @@ def template_public_sample(request: HttpRequest, token: str) -> HttpResponse:
 
 @permission_required(SEND, raise_exception=True)
 def template_send_test(request: HttpRequest, pk: int) -> HttpResponse:
-    template = _get_template_for_user(request, pk)
+    template = _get_template_or_404(pk)
     if request.method == "POST" and not template.can("send_test"):
         messages.error(request, template.refusal("send_test"))
         return redirect("templates:detail", pk=template.pk)
