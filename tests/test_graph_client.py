@@ -140,6 +140,14 @@ def test_upload_flow_json_sends_the_three_multipart_parts(meta):
     assert request.parts["asset_type"].data == b"FLOW_JSON"
 
 
+@pytest.mark.parametrize(
+    ("action", "method", "path"),
+    [
+        ("publish_flow", "POST", f"/meta/v23.0/{FLOW_ID}/publish"),
+        ("deprecate_flow", "POST", f"/meta/v23.0/{FLOW_ID}/deprecate"),
+        ("delete_flow", "DELETE", f"/meta/v23.0/{FLOW_ID}"),
+    ],
+)
 def test_flow_status_changes(meta, action, method, path):
     meta.reply({"success": True})
     assert getattr(meta.client(), action)(FLOW_ID) is None
