@@ -19,9 +19,19 @@ FLOW_PERMISSIONS = [
     "flowsadmin.delete_flow",
 ]
 
+# Campaign managers and admins build templates and send tests; marketers look at them.
+TEMPLATE_PERMISSIONS = [
+    "templates_app.view_messagetemplate",
+    "templates_app.add_messagetemplate",
+    "templates_app.change_messagetemplate",
+    "templates_app.delete_messagetemplate",
+    "templates_app.send_test_messagetemplate",
+]
+
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     ADMIN: [
         *FLOW_PERMISSIONS,
+        *TEMPLATE_PERMISSIONS,
         "wabas.view_waba",
         "wabas.add_waba",
         "wabas.change_waba",
@@ -36,9 +46,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "auth.change_user",
         "audience.view_profile",
     ],
-    MARKETER: [*FLOW_PERMISSIONS, "audience.view_profile"],
-    # Templates and campaigns permissions join this list when those apps arrive.
-    CAMPAIGN_MANAGER: ["flowsadmin.view_flow", "audience.view_profile"],
+    MARKETER: [*FLOW_PERMISSIONS, "templates_app.view_messagetemplate", "audience.view_profile"],
+    # Campaigns permissions join this list when that app arrives.
+    CAMPAIGN_MANAGER: ["flowsadmin.view_flow", *TEMPLATE_PERMISSIONS, "audience.view_profile"],
 }
 
 ROLES = list(ROLE_PERMISSIONS)

@@ -9,6 +9,8 @@ from django.utils import timezone
 
 from wabas.models import Waba
 
+from .routing import entry_screens
+
 
 class FlowActionNotAllowed(Exception):
     """The flow's status does not allow this action (see Flow.ALLOWED)."""
@@ -32,6 +34,10 @@ ACTION_WORDS = {
 
 
 class FlowQuerySet(models.QuerySet):
+    def published(self) -> FlowQuerySet:
+        """Flows a template may offer: Meta attaches only published flows."""
+        return self.filter(status=Flow.Status.PUBLISHED).exclude(meta_flow_id="")
+
     def needing_refresh(self) -> FlowQuerySet:
         """Flows that exist on Meta and can still change there (deprecation is final)."""
         return self.exclude(meta_flow_id="").exclude(status=Flow.Status.DEPRECATED)
@@ -149,6 +155,10 @@ class Flow(models.Model):
         self.status = self.Status.DEPRECATED
         self.status_reason = ""
         self.save(update_fields=["status", "status_reason", "updated_at"])
+
+    def entry_screens(self) -> list[str]:
+        """The screens a template's Navigation button may open this flow at (see routing.py)."""
+        return entry_screens(self.flow_json)
 
     def data_exchange_url(self) -> str:
         """The URL Meta calls: ours for hosted flows, the user's own for a custom endpoint."""

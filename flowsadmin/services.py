@@ -164,7 +164,11 @@ def delete_flow(flow: Flow, *, by: object, client: GraphClient) -> None:
 def refresh_flow(flow: Flow, *, client: GraphClient) -> Flow:
     """Pull status, validation errors, preview link and health from Meta onto the flow."""
     if flow.meta_flow_id:
+        was = flow.status
         flow.apply_meta_state(client.get_flow(flow.meta_flow_id))
+        if flow.status == Flow.Status.DEPRECATED and was != Flow.Status.DEPRECATED:
+            # Deprecated on Meta and we missed the webhook: detach it from templates all the same.
+            flow_deprecated.send(sender=Flow, flow=flow)
     return flow
 
 

@@ -30,6 +30,7 @@ urlpatterns = [
     path("meta/webhook/", webhook, name="meta_webhook"),
     path("meta/flows/<uuid:public_id>/", data_exchange, name="data_exchange"),
     path("flows/", include(flow_patterns)),
+    path("templates/", include("templates_app.urls")),
     path("settings/wabas/", include("wabas.urls")),
     path("settings/users/", include("accounts.urls")),
     path("people/", include("audience.urls")),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from wabas.models import Waba
 
 from .models import Flow
+from .signals import flow_deprecated
 
 
 def handle_flows_change(waba: Waba, value: dict) -> str:
@@ -16,8 +17,14 @@ def handle_flows_change(waba: Waba, value: dict) -> str:
         return f"{event or 'event'} for unknown flow {flow_id!r}, kept and not applied."
     if event == "FLOW_STATUS_CHANGE":
         new_status = value.get("new_status", "")
+        was = flow.status
         if not flow.apply_status_change(new_status, message=value.get("message", "")):
             return f"unknown status {new_status!r} for {flow.name}, kept and not applied."
+        if new_status == Flow.Status.DEPRECATED and was != Flow.Status.DEPRECATED:
+            # Deprecated on Meta (WhatsApp Manager, another tool): templates must drop it as when
+            # it is deprecated from here (services.deprecate_flow sends the same signal).
+            flow_deprecated.send(sender=Flow, flow=flow)
+            return f"{flow.name} is now {new_status} and was removed from its templates."
         return f"{flow.name} is now {new_status}."
     if event:
         flow.record_alert(event, value)

@@ -168,3 +168,6 @@ def sandbox_waba(live_server: object, transactional_db: None) -> Waba:
     client.set_business_public_key(phone.meta_phone_number_id, waba.key_pair.public_pem)
     client.session.close()
     return waba
+
+
+from .template_helpers import meta_flow, meta_waba, published_flow  # noqa: E402, F401

@@ -54,6 +54,35 @@ def test_seed_demo_creates_everything_a_newcomer_needs_and_is_idempotent(db, dja
         assert "campaigns  demo-campaigns-2026" in output
 
 
+def test_seed_demo_adds_an_approved_template_with_an_image_and_a_flow_button_once(db):
+    from PIL import Image
+
+    from sandbox.models import Template as MetaTemplate
+    from templates_app.models import MessageTemplate
+
+    first = run("seed_demo")
+    second = run("seed_demo")
+    template = MessageTemplate.objects.get()
+    meta = MetaTemplate.objects.get()
+    assert "Demo template hotel_stay_feedback: Approved." in first and second
+    assert (template.name, template.status, meta.status) == (
+        "hotel_stay_feedback",
+        "APPROVED",
+        "APPROVED",
+    )
+    assert template.meta_template_id == meta.template_id and template.created_by.username == (
+        "campaigns"
+    )
+    assert template.flow == Flow.objects.get(name="Hotel feedback")
+    header, body, footer, buttons = meta.components
+    assert header["format"] == "IMAGE" and header["example"]["header_handle"] == [
+        template.header_handle
+    ]
+    assert buttons["buttons"][0]["flow_id"] == template.flow.meta_flow_id
+    image = Image.open(io.BytesIO(bytes(template.sample.content)))
+    assert image.size == (900, 600)  # 3:2
+
+
 def test_seed_demo_publishes_the_example_flows_here_and_on_the_sandbox_with_the_same_json(db):
     run("seed_demo")
     for flow in Flow.objects.all():
@@ -73,8 +102,10 @@ def test_seed_demo_publishes_the_example_flows_here_and_on_the_sandbox_with_the_
     assert endpoints["Hotel feedback"] == ""
     for name in ("Bus booking", "Weather or age"):
         assert endpoints[name] == Flow.objects.get(name=name).data_exchange_url()
-    # Nobody listens while the seed runs, so the sandbox sends no webhooks about it.
-    assert not SentWebhook.objects.exists()
+    # Nobody listens while the seed runs, so the sandbox sends no webhooks about the flows (a late
+    # "created as DRAFT" would undo the publish). The demo template's review does send its webhook,
+    # which changes nothing: the seed already took the verdict by refreshing the template.
+    assert not SentWebhook.objects.exclude(field="message_template_status_update").exists()
 
 
 def test_seed_demo_registers_the_public_key_on_the_sandbox_number(client, db):

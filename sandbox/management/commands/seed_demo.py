@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 import secrets
 from pathlib import Path
 
@@ -13,10 +14,29 @@ from django.urls import reverse
 import flowsadmin
 from accounts.roles import ADMIN, CAMPAIGN_MANAGER, MARKETER, sync_roles
 from flowsadmin.models import Flow, FlowChange
+from sandbox.inprocess import InProcessAdapter
 from sandbox.models import Account
 from sandbox.models import Flow as MetaFlow
-from sandbox.services import PublishRefused, ensure_account, publish_flow, save_new_flow
+from sandbox.models import Template as MetaTemplate
+from sandbox.services import (
+    PublishRefused,
+    ensure_account,
+    publish_flow,
+    review_template,
+    save_new_flow,
+)
 from sandbox.validation import FlowJsonSyntaxError, validate
+from templates_app.media import Sample
+from templates_app.models import MessageTemplate
+from templates_app.services import (
+    MetaUnreachable,
+    TemplateFields,
+    TemplateRefused,
+    create_template,
+    refresh_template,
+)
+from templates_app.variables import Variable
+from wabas.graph import GraphClient
 from wabas.models import PhoneNumber, Waba
 from wabas.services import create_waba
 
@@ -37,6 +57,7 @@ DEMO_FLOWS = [
 ]
 # Flows our endpoint relays to a customer's server: here the sandbox's stand-in for it (by URL name).
 CUSTOMER_ENDPOINTS = {"Weather or age": "sandbox:customer_weather"}
+DEMO_TEMPLATE = "hotel_stay_feedback"
 
 
 def sandbox_graph_url() -> str:
@@ -73,6 +94,9 @@ class Command(BaseCommand):
                     f"The demo WABA talks to {waba.graph_base_url}, not the sandbox: its keys and "
                     "flows were left as they are."
                 )
+        # Outside the transaction, like every call to Meta: the template goes the dashboard's way.
+        if waba.graph_base_url.rstrip("/") == sandbox_graph_url():
+            self._template(waba)
         self.stdout.write(
             f"Demo WABA: {waba.name} ({waba.meta_waba_id}), key {waba.key_pair.fingerprint[:23]}…"
         )
@@ -117,6 +141,64 @@ class Command(BaseCommand):
             },
         )
         return waba
+
+    def _template(self, waba: Waba) -> None:
+        """An approved template with an image header and a Flow button on the hotel flow, made by our
+        template service through the sandbox's Graph API, then approved by the sandbox's review."""
+        flow = waba.flows.filter(name="Hotel feedback", status=Flow.Status.PUBLISHED).first()
+        if flow is None:
+            self.stdout.write("No demo template: the Hotel feedback flow is not published.")
+            return
+        client = GraphClient.for_waba(waba)
+        # No server is up yet: the sandbox answers in this process (sandbox/inprocess.py).
+        client.session.mount(sandbox_graph_url(), InProcessAdapter())
+        # Celery tasks the sandbox queues (its review, its webhooks) run here and now: the broker
+        # may not be up either, and the dashboard learns the verdict from the refresh below.
+        celery_app = app_of_tasks()
+        eager = celery_app.conf.task_always_eager
+        celery_app.conf.task_always_eager = True
+        try:
+            template = MessageTemplate.objects.filter(waba=waba, name=DEMO_TEMPLATE).first()
+            if template is None:
+                template = self._create_template(waba, flow, client)
+            if template is None or not template.is_on_meta:
+                return
+            meta = MetaTemplate.objects.filter(template_id=template.meta_template_id).first()
+            if meta is not None and meta.status == MetaTemplate.Status.PENDING:
+                review_template(meta)
+            refresh_template(template, client=client)
+        finally:
+            celery_app.conf.task_always_eager = eager
+            client.session.close()
+        self.stdout.write(f"Demo template {template.name}: {template.get_status_display()}.")
+
+    def _create_template(self, waba: Waba, flow: Flow, client: GraphClient) -> object:
+        fields = TemplateFields(
+            category="MARKETING",
+            name=DEMO_TEMPLATE,
+            language="en_US",
+            header_format="IMAGE",
+            header_text="",
+            body="Hi {{user.name}}, thank you for staying at Demo Hotel. Tell us how it went: it "
+            "takes two minutes.",
+            footer="Demo Hotel",
+            button_text="Rate your stay",
+            flow=flow,
+            flow_action="navigate",
+            navigate_screen=flow.entry_screens()[0],
+            variables=[Variable(name="user.name", param="user_name", example="Ana")],
+        )
+        try:
+            return create_template(
+                waba,
+                fields,
+                sample=demo_image(),
+                by=get_user_model().objects.filter(username="campaigns").first(),
+                client=client,
+            )
+        except (TemplateRefused, MetaUnreachable) as exc:
+            self.stdout.write(f"The demo template was kept but not submitted: {exc}")
+            return exc.template
 
     def _sandbox_account(self, waba: Waba) -> Account:
         """The sandbox plays Meta: it must hold the same account, token and app secret as the WABA."""
@@ -214,3 +296,30 @@ class Command(BaseCommand):
                 "health_status": meta.health_status(),
             }
         )
+
+
+def app_of_tasks() -> object:
+    from celery import current_app
+
+    return current_app
+
+
+def demo_image() -> Sample:
+    """A 3:2 PNG drawn now: a sea-blue sky over a sand-coloured beach, with a sun."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (900, 600), (74, 144, 196))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 400, 900, 600), fill=(230, 207, 160))
+    draw.ellipse((640, 80, 780, 220), fill=(255, 214, 102))
+    draw.rectangle((120, 250, 420, 400), fill=(250, 250, 250))
+    draw.polygon([(100, 250), (270, 160), (440, 250)], fill=(190, 70, 60))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return Sample(
+        content=buffer.getvalue(),
+        content_type="image/png",
+        filename="demo-hotel.png",
+        width=900,
+        height=600,
+    )
