@@ -1,8 +1,10 @@
 """Who a campaign reaches: the people of a segment, or the numbers of an uploaded list.
 
 A segment is {"match": "all" | "any", "rules": [...]}, each rule one of
-- {"kind": "property", "field": "city", "op": "equals", "value": "London"} (a profile field or a custom property),
-- {"kind": "event", "name": "Stay Feedback", "days": 30} (did that event in the last N days).
+- {"kind": "property", "field": "city", "op": "equals", "value": "London"} (a profile field or a
+  custom property); op is one of PROPERTY_OPS, "equals" when missing; text compares ignoring case;
+- {"kind": "event", "name": "Stay Feedback", "days": 30, "op": "did"} (did, or "did_not", that event
+  in the last N days).
 """
 
 from __future__ import annotations
@@ -17,17 +19,54 @@ from wabas.models import Waba
 
 # Profile fields a rule may name; anything else is a custom property (Profile.properties).
 PROFILE_FIELDS = ("name", "phone", "email", "gender", "date_of_birth", "city", "whatsapp_id")
+PROPERTY_OPS = {
+    "equals": "is",
+    "not_equals": "is not",
+    "contains": "contains",
+    "is_set": "is set",
+}
+EVENT_OPS = {"did": "did", "did_not": "did not do"}
 
 
 def rule_query(rule: dict) -> Q:
     """One rule as a condition on Profile."""
     if rule.get("kind") == "event":
-        since = timezone.now() - timedelta(days=int(rule.get("days") or 30))
+        try:
+            days = int(rule.get("days") or 30)
+        except (TypeError, ValueError):
+            days = 30
+        since = timezone.now() - timedelta(days=days)
         people = Event.objects.filter(name=rule.get("name", ""), occurred_at__gte=since)
-        return Q(pk__in=people.exclude(profile=None).values("profile"))
+        did = Q(pk__in=people.exclude(profile=None).values("profile"))
+        return ~did if rule.get("op") == "did_not" else did
     field = str(rule.get("field", ""))
     lookup = field if field in PROFILE_FIELDS else f"properties__{field}"
-    return Q(**{f"{lookup}__iexact": str(rule.get("value", ""))})
+    value = str(rule.get("value", ""))
+    op = rule.get("op") or "equals"
+    if op == "is_set":
+        if field in PROFILE_FIELDS:
+            return ~Q(**{lookup: ""})
+        # A custom property is set when the key is there with a value that isn't empty.
+        return Q(properties__has_key=field) & ~Q(**{lookup: ""})
+    if op == "contains":
+        return Q(**{f"{lookup}__icontains": value})
+    if op == "not_equals":
+        # Someone without the property is not "City is London" either: they are in "is not".
+        differs = ~Q(**{f"{lookup}__iexact": value})
+        return differs if field in PROFILE_FIELDS else differs | ~Q(properties__has_key=field)
+    return Q(**{f"{lookup}__iexact": value})
+
+
+def describe_rule(rule: dict) -> str:
+    """A rule in words, for the campaign page: 'City is London', 'did Stay Feedback in the last 30 days'."""
+    if rule.get("kind") == "event":
+        verb = EVENT_OPS.get(rule.get("op") or "did", "did")
+        return f"{verb} {rule.get('name', '')} in the last {rule.get('days') or 30} days"
+    field = str(rule.get("field", "")).replace("_", " ").capitalize()
+    op = rule.get("op") or "equals"
+    if op == "is_set":
+        return f"{field} is set"
+    return f"{field} {PROPERTY_OPS.get(op, 'is')} {rule.get('value', '')}"
 
 
 def segment_profiles(waba: Waba, segment: dict) -> QuerySet[Profile]:

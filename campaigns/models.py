@@ -111,6 +111,26 @@ class Campaign(models.Model):
         if not self.can(action):
             raise CampaignActionNotAllowed(action, self.status)
 
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.COMPLETED, self.Status.CANCELLED)
+
+    @property
+    def is_live(self) -> bool:
+        """Its numbers can still change: the campaign page polls its progress."""
+        return self.status in (self.Status.SCHEDULED, self.Status.SENDING, self.Status.PAUSED)
+
+    def planned_audience(self) -> int:
+        """How many people it would reach if published now (the audience freezes when it starts)."""
+        if self.status != self.Status.DRAFT:
+            return self.audience_size
+        if self.audience_kind == self.AudienceKind.UPLOAD:
+            upload = AudienceUpload.objects.filter(campaign=self).only("valid").first()
+            return upload.valid if upload else 0
+        from .audience import segment_profiles
+
+        return segment_profiles(self.waba, self.segment).count()
+
 
 class AudienceUpload(models.Model):
     """A CSV of phone numbers for a campaign, parsed: its valid numbers are UploadedNumber rows."""
@@ -121,7 +141,13 @@ class AudienceUpload(models.Model):
     valid = models.PositiveIntegerField(default=0)
     # [{"line": 7, "value": "12ab", "problem": "not a phone number"}, ...], duplicates included.
     problems = models.JSONField(default=list, blank=True)
+    # Every problem counted; `problems` keeps only the first MAX_KEPT_PROBLEMS of a huge file.
+    problem_count = models.PositiveIntegerField(default=0)
+    # Region (ISO 3166 code, "GB") for numbers written without a country code; "" refuses them.
+    default_region = models.CharField(max_length=2, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    MAX_KEPT_PROBLEMS = 1000
 
 
 class UploadedNumber(models.Model):
