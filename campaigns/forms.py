@@ -252,8 +252,9 @@ class CampaignForm(forms.Form):
         ]
         used = [(i, key, value) for i, key, value in rows if key or value]
         if used and template.flow_action == MessageTemplate.FlowAction.DATA_EXCHANGE:
+            # At the top: a Data Exchange template's step shows no data rows to attach it to.
             self.add_error(
-                f"data_{used[0][0]}_key",
+                None,
                 "Flow Action data is for Navigation buttons: a Data Exchange flow gets its first "
                 "screen from the flow's endpoint (INIT), and Meta takes no data for it.",
             )
