@@ -19,7 +19,7 @@ from django.db import transaction
 
 from .models import AudienceUpload, Campaign, UploadedNumber
 
-BATCH = 5000
+BATCH = 2000
 MAX_LINE_BYTES = 4096
 # A first line naming one of these is a header: the number is in that column.
 NUMBER_HEADERS = {
