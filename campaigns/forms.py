@@ -150,6 +150,14 @@ class CampaignForm(forms.Form):
             )
             self.fields[f"data_{i}_value"] = forms.CharField(required=False, label="Value")
         self.chosen = self.chosen_template()
+        if self.is_bound and self.variables():
+            # Fields of a template chosen a moment ago were never on the page: start them from
+            # the variable's own field and example, as an unbound form would.
+            data = self.data.copy()
+            for variable in self.variables():
+                data.setdefault(f"var_{variable.param}_field", variable.key)
+                data.setdefault(f"var_{variable.param}_fallback", variable.example)
+            self.data = data
         for variable in self.variables():
             self.fields[f"var_{variable.param}_field"] = forms.CharField(
                 max_length=100,

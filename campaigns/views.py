@@ -11,6 +11,7 @@ from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
@@ -138,7 +139,13 @@ def _form_page(request: HttpRequest, form: CampaignForm, campaign: Campaign | No
     template = "campaigns/campaign_form.html"
     target = request.htmx.target if request.htmx else None
     if target in FORM_PARTIALS:
-        template += "#" + FORM_PARTIALS[target]
+        response = render(request, f"{template}#{FORM_PARTIALS[target]}", context)
+        drawn_for = request.POST.get("drawn_for", "")
+        if target == "campaign-live" and drawn_for != str(getattr(form.chosen, "pk", "") or ""):
+            # Another template: its variables and Flow Action data rows come along, swapped out of band.
+            step = render_to_string(f"{template}#template-step", context | {"oob": True}, request)
+            response.content += step.encode()
+        return response
     return render(request, template, context)
 
 

@@ -203,6 +203,14 @@ def test_the_live_parts_answer_htmx_with_the_count_and_preview(campaign_manager,
     )
     assert "Audience: <strong>1</strong> person" in live
     assert "Hi Chloé, how was your stay in Paris?" in live
+    # The template's fields were already drawn for it: not sent again.
+    same = client.post(
+        reverse("campaigns:create"),
+        data | {"drawn_for": str(sendable.pk)},
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_TARGET="campaign-live",
+    ).content.decode()
+    assert "template-step" not in same
     assert not Campaign.objects.exists()  # htmx never saves
     event = form_data(sendable, rule_0_subject="Stay Feedback", rule_0_op="did", rule_0_value="30")
     live = client.post(
@@ -210,10 +218,14 @@ def test_the_live_parts_answer_htmx_with_the_count_and_preview(campaign_manager,
     ).content.decode()
     assert "Audience: <strong>1</strong> person" in live
     step = client.post(
-        reverse("campaigns:create"), data, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="template-step"
+        reverse("campaigns:create"),
+        data,
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_TARGET="campaign-live",
     ).content.decode()
-    assert 'id="template-step"' in step and "var_user_city_fallback" in step
-    assert "<html" not in step
+    # Choosing a template also redraws its variables, out of band.
+    assert '<div id="template-step" hx-swap-oob="true">' in step
+    assert "var_user_city_fallback" in step and "<html" not in step
 
 
 def test_flow_action_data_is_checked_against_the_landing_screens_declared_data(
