@@ -28,10 +28,18 @@ TEMPLATE_PERMISSIONS = [
     "templates_app.send_test_messagetemplate",
 ]
 
+# Campaign managers and admins build, send and watch campaigns; marketers don't see them.
+CAMPAIGN_PERMISSIONS = [
+    "campaigns.view_campaign",
+    "campaigns.add_campaign",
+    "campaigns.change_campaign",
+]
+
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     ADMIN: [
         *FLOW_PERMISSIONS,
         *TEMPLATE_PERMISSIONS,
+        *CAMPAIGN_PERMISSIONS,
         "wabas.view_waba",
         "wabas.add_waba",
         "wabas.change_waba",
@@ -47,8 +55,12 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "audience.view_profile",
     ],
     MARKETER: [*FLOW_PERMISSIONS, "templates_app.view_messagetemplate", "audience.view_profile"],
-    # Campaigns permissions join this list when that app arrives.
-    CAMPAIGN_MANAGER: ["flowsadmin.view_flow", *TEMPLATE_PERMISSIONS, "audience.view_profile"],
+    CAMPAIGN_MANAGER: [
+        "flowsadmin.view_flow",
+        *TEMPLATE_PERMISSIONS,
+        *CAMPAIGN_PERMISSIONS,
+        "audience.view_profile",
+    ],
 }
 
 ROLES = list(ROLE_PERMISSIONS)

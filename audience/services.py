@@ -20,6 +20,7 @@ from flowsadmin.tokens import read_flow_token
 from wabas.models import Waba
 
 from .models import Event, Profile
+from .signals import COMPLETED, announce_flow_token
 
 # The payload keys that carry what we ingest rather than what the next screen shows: events to
 # record (ct-evt) and profile values to update (ct-up). The endpoint strips them before it relays.
@@ -31,7 +32,7 @@ PROFILE_UPDATED = "WAF_ProfileUpdated"
 MAX_NAME = Event._meta.get_field("name").max_length
 MAX_TOKEN = Event._meta.get_field("flow_token").max_length
 # Properties of a submitted event that are ours, not the person's answers.
-NOT_ANSWERS = {"flow_id"}
+NOT_ANSWERS = {"flow_id", "campaign_id"}
 
 
 def without_nul(value: Any) -> Any:
@@ -274,6 +275,9 @@ def record_completion(waba: Waba, message: dict, *, contact_name: str = "") -> s
             properties.setdefault(key, value)
     if flow is not None:
         properties["flow_id"] = flow.meta_flow_id or str(flow.public_id)
+    if token and token.get("campaign_id") is not None:
+        # The completion names the campaign that sent it, on the person's profile too.
+        properties["campaign_id"] = token["campaign_id"]
     try:
         with transaction.atomic():
             profile = profile_for(whatsapp_id, contact_name=contact_name)
@@ -299,6 +303,7 @@ def record_completion(waba: Waba, message: dict, *, contact_name: str = "") -> s
             )
     except IntegrityError:
         return f"{name} from {whatsapp_id} was already recorded."
+    announce_flow_token(flow_token, token, kind=COMPLETED, at=occurred_at)
     extra = f", {stitched} earlier event(s) stitched" if stitched else ""
     return f"{name} recorded for {whatsapp_id}{extra}."
 

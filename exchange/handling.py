@@ -24,9 +24,11 @@ from functools import cached_property
 from typing import Any
 
 from django.conf import settings
+from django.utils import timezone
 
 from audience.models import Event
 from audience.services import INGESTION_KEYS, ingest_payload, profile_for
+from audience.signals import OPENED, announce_flow_token
 from flowsadmin.models import Flow
 from flowsadmin.tokens import looks_like_ours, read_flow_token
 from wabas.crypto import valid_hub_signature
@@ -172,6 +174,8 @@ class Exchange:
         if self.action not in SCREEN_ACTIONS:
             self.record(Kind.UNKNOWN_ACTION, f"Unknown action {str(self.action)[:100]!r}.")
             return self.error(NOT_AVAILABLE), 200
+        # A campaign's "flow opened": only our tokens naming a campaign, once per token per process.
+        announce_flow_token(self.flow_token, token, kind=OPENED, at=timezone.now())
         if self.action == "data_exchange":
             # Recorded before the next screen is answered, and kept even if that answer fails.
             ingest_payload(

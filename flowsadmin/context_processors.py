@@ -7,11 +7,12 @@ from django.urls import reverse
 from wabas.access import can_use_wabas, current_waba
 from wabas.models import Waba
 
-# The top navigation: (label, URL name, permission). Campaigns joins when its app lands; an entry
-# is shown only to a user who holds its permission.
+# The top navigation: (label, URL name, permission); an entry is shown only to a user who holds its
+# permission.
 NAVIGATION = [
     ("Flows", "flows:list", "flowsadmin.view_flow"),
     ("Templates", "templates:list", "templates_app.view_messagetemplate"),
+    ("Campaigns", "campaigns:list", "campaigns.view_campaign"),
     ("People", "people:list", "audience.view_profile"),
     ("Settings", "wabas:list", "wabas.view_waba"),
 ]

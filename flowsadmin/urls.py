@@ -31,6 +31,7 @@ urlpatterns = [
     path("meta/flows/<uuid:public_id>/", data_exchange, name="data_exchange"),
     path("flows/", include(flow_patterns)),
     path("templates/", include("templates_app.urls")),
+    path("campaigns/", include("campaigns.urls")),
     path("settings/wabas/", include("wabas.urls")),
     path("settings/users/", include("accounts.urls")),
     path("people/", include("audience.urls")),

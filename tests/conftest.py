@@ -170,4 +170,5 @@ def sandbox_waba(live_server: object, transactional_db: None) -> Waba:
     return waba
 
 
+from .campaign_support import hotel_flow, people, sendable  # noqa: E402, F401
 from .template_helpers import meta_flow, meta_waba, published_flow  # noqa: E402, F401

@@ -325,3 +325,22 @@ def test_adding_a_user_with_mismatched_passwords_shows_the_error(admin_user, dja
     assert response.status_code == 200
     assert "The two password fields didn’t match." in response.content.decode()
     assert not django_user_model.objects.filter(username="frank").exists()
+
+
+def test_seed_demo_adds_a_finished_demo_campaign_with_results_once(db, django_user_model):
+    from django.test import Client
+
+    from campaigns.models import Campaign
+
+    run("seed_demo")
+    run("seed_demo")
+    campaign = Campaign.objects.get()
+    assert campaign.status == "COMPLETED" and campaign.recipients.count() == 6
+    assert campaign.recipients.filter(completed_at__isnull=False).count() == 1
+    client = Client()
+    client.force_login(django_user_model.objects.get(username="campaigns"))
+    page = client.get(f"/campaigns/{campaign.pk}/").content.decode()
+    assert "<span>Completed</span><strong>1</strong>" in page
+    assert "<span>Delivered</span><strong>4</strong>" in page
+    listing = client.get("/campaigns/").content.decode()
+    assert "Demo: how was your stay?" in listing

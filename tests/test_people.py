@@ -129,6 +129,7 @@ def test_a_completion_records_the_submitted_event_its_ct_evt_and_ct_up(deliver, 
         "comment": "Room was spotless",
         "stay_experience": "0_★★★★★_•_Excellent_(5/5)",
         "flow_id": "771",
+        "campaign_id": 3,  # the token's campaign: the completion names it
     }
     assert (submitted.flow, submitted.source, submitted.flow_token) == (
         hotel_flow,

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -10,10 +11,15 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.urls import reverse
+from django.utils import timezone
 
 import flowsadmin
 from accounts.roles import ADMIN, CAMPAIGN_MANAGER, MARKETER, sync_roles
+from audience.models import Event, Profile
+from audience.services import submitted_event_name
+from campaigns.models import Campaign, Recipient
 from flowsadmin.models import Flow, FlowChange
+from flowsadmin.tokens import issue_flow_token
 from sandbox.inprocess import InProcessAdapter
 from sandbox.models import Account
 from sandbox.models import Flow as MetaFlow
@@ -58,6 +64,7 @@ DEMO_FLOWS = [
 # Flows our endpoint relays to a customer's server: here the sandbox's stand-in for it (by URL name).
 CUSTOMER_ENDPOINTS = {"Weather or age": "sandbox:customer_weather"}
 DEMO_TEMPLATE = "hotel_stay_feedback"
+DEMO_CAMPAIGN = "Demo: how was your stay?"
 
 
 def sandbox_graph_url() -> str:
@@ -97,6 +104,7 @@ class Command(BaseCommand):
         # Outside the transaction, like every call to Meta: the template goes the dashboard's way.
         if waba.graph_base_url.rstrip("/") == sandbox_graph_url():
             self._template(waba)
+        self._campaign(waba)
         self.stdout.write(
             f"Demo WABA: {waba.name} ({waba.meta_waba_id}), key {waba.key_pair.fingerprint[:23]}…"
         )
@@ -171,6 +179,88 @@ class Command(BaseCommand):
             celery_app.conf.task_always_eager = eager
             client.session.close()
         self.stdout.write(f"Demo template {template.name}: {template.get_status_display()}.")
+
+    def _campaign(self, waba: Waba) -> None:
+        """A small finished campaign with results, so the campaign pages have something to show.
+
+        Written straight to the rows (statuses, times, one completion event): a demo of the pages,
+        not a send. Sandbox numbers (+1 555 01xx, Meta's fictional range) so nobody real is named.
+        """
+        template = MessageTemplate.objects.filter(
+            waba=waba, name=DEMO_TEMPLATE, status=MessageTemplate.Status.APPROVED
+        ).first()
+        if template is None or template.flow is None:
+            self.stdout.write("No demo campaign: the demo template is not approved.")
+            return
+        if Campaign.objects.filter(waba=waba, name=DEMO_CAMPAIGN).exists():
+            return
+        now = timezone.now()
+        started = now - timedelta(hours=2)
+        people = [
+            ("15555550101", "Ana", "read", True),
+            ("15555550102", "Ben", "read", False),
+            ("15555550103", "Chloé", "delivered", False),
+            ("15555550104", "Dev", "delivered", False),
+            ("15555550105", "Eve", "sent", False),
+            ("15555550106", "Femi", "failed", False),
+        ]
+        with transaction.atomic():
+            campaign = Campaign.objects.create(
+                waba=waba,
+                name=DEMO_CAMPAIGN,
+                template=template,
+                phone_number=waba.phone_numbers.order_by("pk").first(),
+                variables={"user_name": {"field": "name", "fallback": "there"}},
+                segment={
+                    "match": "all",
+                    "rules": [
+                        {"kind": "property", "field": "city", "op": "equals", "value": "London"}
+                    ],
+                },
+                status=Campaign.Status.COMPLETED,
+                send_rate=20,
+                audience_size=len(people),
+                created_by=get_user_model().objects.filter(username="campaigns").first(),
+                published_at=started,
+                started_at=started,
+                finished_at=started + timedelta(minutes=3),
+            )
+            for i, (whatsapp_id, name, status, completed) in enumerate(people):
+                profile, _ = Profile.objects.get_or_create(
+                    whatsapp_id=whatsapp_id,
+                    defaults={"name": name, "phone": f"+{whatsapp_id}", "city": "London"},
+                )
+                sent_at = started + timedelta(seconds=20 * i)
+                token = issue_flow_token(
+                    whatsapp_id=whatsapp_id, campaign_id=campaign.pk, flow=template.flow
+                )
+                done_at = sent_at + timedelta(minutes=2) if completed else None
+                Recipient.objects.create(
+                    campaign=campaign,
+                    whatsapp_id=whatsapp_id,
+                    profile=profile,
+                    flow_token=token,
+                    wamid=None if status == "failed" else f"wamid.demo.{campaign.pk}.{i}",
+                    status=status,
+                    error_code="131026" if status == "failed" else "",
+                    error="Message undeliverable" if status == "failed" else "",
+                    attempts=1,
+                    sent_at=None if status == "failed" else sent_at,
+                    status_at=sent_at + timedelta(seconds=30),
+                    opened_at=done_at,
+                    completed_at=done_at,
+                )
+                if completed:
+                    Event.objects.create(
+                        profile=profile,
+                        flow=template.flow,
+                        name=submitted_event_name(template.flow),
+                        properties={"recommend": "0_Yes", "campaign_id": campaign.pk},
+                        source=Event.Source.COMPLETION,
+                        flow_token=token[:1000],
+                        occurred_at=done_at,
+                    )
+        self.stdout.write(f"Demo campaign {campaign.name}: finished, {len(people)} recipients.")
 
     def _create_template(self, waba: Waba, flow: Flow, client: GraphClient) -> object:
         fields = TemplateFields(
