@@ -7,6 +7,9 @@ class CampaignsConfig(AppConfig):
     def ready(self) -> None:
         from wabas.webhooks import register_handler
 
-        from .webhooks import handle_message_statuses
+        from .webhooks import handle_message_statuses, handle_template_status
 
         register_handler("messages", handle_message_statuses)
+        # After templates_app's own handler (registered first, as it sits first in INSTALLED_APPS):
+        # the template's status is already saved when campaigns react to it.
+        register_handler("message_template_status_update", handle_template_status)
