@@ -357,7 +357,18 @@ class Recipient(models.Model):
                 fields=["campaign", "whatsapp_id"], name="one_message_per_person_per_campaign"
             )
         ]
-        indexes = [models.Index(fields=["campaign", "status"], name="recipient_campaign_status")]
+        indexes = [
+            models.Index(fields=["campaign", "status"], name="recipient_campaign_status"),
+            # The sender's claim walks a campaign's queued people in id order: only theirs are
+            # indexed, so the walk never passes the ones already sent (constant per claim).
+            models.Index(
+                fields=["campaign", "id"],
+                condition=models.Q(status="queued"),
+                name="recipient_queued",
+            ),
+            # The frequency cap: who got any campaign's message lately.
+            models.Index(fields=["whatsapp_id", "sent_at"], name="recipient_sent_to"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.whatsapp_id} ({self.status})"

@@ -170,4 +170,5 @@ def sandbox_waba(live_server: object, transactional_db: None) -> Waba:
     return waba
 
 
+from .campaign_support import campaign_template, fresh_limiter  # noqa: E402, F401  (campaign sending)
 from .template_helpers import meta_flow, meta_waba, published_flow  # noqa: E402, F401
