@@ -15,6 +15,7 @@ Meta, so threads multiply one worker's pace; the database and Redis do the coord
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 from django.utils import timezone
 from requests.adapters import HTTPAdapter
+from requests.utils import get_environ_proxies
 
 from flowsadmin.tokens import issue_flow_token
 from templates_app import variables as tv
@@ -208,13 +210,37 @@ def _flush(buffer: list, run: Slice) -> None:
         buffer.clear()
 
 
+class Slots:
+    """One thread's turns on the shared schedule. At high rates a thread reserves a few consecutive
+    slots per Redis call (10 ms worth): the same pace overall, a tenth of the round trips."""
+
+    def __init__(self, run: Slice) -> None:
+        self.run = run
+        self.left = 0
+        self.at = 0.0
+        self.interval = 0.0
+
+    def wait(self) -> None:
+        if self.left == 0:
+            rate = self.run.pace()
+            count = max(1, min(10, int(rate / 100)))
+            self.at = time.monotonic() + self.run.limiter.reserve(rate, count)
+            self.left, self.interval = count, 1 / rate
+        delay = self.at - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        self.at += self.interval
+        self.left -= 1
+
+
 def _thread(run: Slice) -> None:
     """Claim and send until nobody is due, the slice is over, or the campaign stops."""
     buffer: list = []
     flushed_at = time.monotonic()
+    slots = Slots(run)
     try:
         while not run.stop.is_set() and time.monotonic() < run.deadline:
-            run.limiter.acquire(run.pace())
+            slots.wait()
             if run.stop.is_set():
                 break
             person = Recipient.objects.claim_next(run.plan.campaign_id)
@@ -231,6 +257,14 @@ def _thread(run: Slice) -> None:
 
 def _client(waba: object, threads: int) -> GraphClient:
     client = GraphClient.for_waba(waba)
+    # requests reads the proxy and CA settings from os.environ on every call (half a millisecond of
+    # CPU per send, more than the rest of the send): read them once per slice instead.
+    session = client.session
+    session.proxies.update(get_environ_proxies(client.base_url))
+    session.verify = (
+        os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    )
+    session.trust_env = False
     # One pooled connection per thread, kept alive between sends.
     adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(threads, 1), max_retries=0)
     client.session.mount("https://", adapter)
