@@ -4,6 +4,7 @@ and a campaign of them ready to send."""
 from __future__ import annotations
 
 import pytest
+from celery._state import _set_task_join_will_block
 from django.urls import reverse
 
 from audience.models import Profile
@@ -24,6 +25,10 @@ def fresh_limiter() -> None:
     for key in redis.scan_iter("campaigns:*"):
         redis.delete(key)
     yield
+    # Celery's eager mode keeps "inside a task" in one process-wide flag, set and restored around
+    # each eager task: sends from two threads run the sandbox's eager tasks at once, and their
+    # restores can interleave so the flag stays set, which later tests' .get() would trip on.
+    _set_task_join_will_block(False)
 
 
 @pytest.fixture
