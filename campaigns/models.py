@@ -1,13 +1,18 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import models
+from django.db import connection, models
 from django.utils import timezone
 
+from audience.models import Profile
 from templates_app.models import MessageTemplate
 from wabas.models import PhoneNumber, Waba
+
+# Profile columns a campaign variable can name; anything else is a custom property.
+PROFILE_COLUMNS = ("name", "phone", "email", "gender", "date_of_birth", "city")
 
 
 class CampaignActionNotAllowed(Exception):
@@ -131,6 +136,64 @@ class Campaign(models.Model):
 
         return segment_profiles(self.waba, self.segment).count()
 
+    def quiet_until(self, now: datetime | None = None) -> datetime | None:
+        """When quiet hours end, if `now` falls in them (in the campaign's time zone); else None."""
+        if self.quiet_start is None or self.quiet_end is None or self.quiet_start == self.quiet_end:
+            return None
+        local = (now or timezone.now()).astimezone(ZoneInfo(self.time_zone or "UTC"))
+        at = local.time().replace(tzinfo=None)
+        start, end = self.quiet_start, self.quiet_end
+        # A window may run over midnight (22:00 -> 08:00).
+        inside = start <= at < end if start < end else (at >= start or at < end)
+        if not inside:
+            return None
+        until = local.replace(hour=end.hour, minute=end.minute, second=0, microsecond=0)
+        if until <= local:
+            until += timedelta(days=1)
+        return until
+
+    # --- transitions: each one a conditional UPDATE, so two actors racing (a person pausing while the
+    # sender finishes, two workers both told by Meta to pause) can't both win or undo each other.
+
+    def _move(self, action: str, status: str, **fields: object) -> None:
+        self.require(action)
+        moved = (
+            type(self)
+            .objects.filter(pk=self.pk, status=self.status)
+            .update(status=status, **fields)
+        )
+        if not moved:
+            self.refresh_from_db()
+            raise CampaignActionNotAllowed(action, self.status)
+        self.status = status
+        for name, value in fields.items():
+            setattr(self, name, value)
+
+    def mark_published(self, send_at: datetime | None = None) -> None:
+        """DRAFT -> SCHEDULED: the beat starts it once send_at has come (at once when None)."""
+        now = timezone.now()
+        self._move("publish", self.Status.SCHEDULED, send_at=send_at or now, published_at=now)
+
+    def mark_sending(self) -> None:
+        """SCHEDULED -> SENDING, once its audience is frozen (see campaigns.freeze.start_campaign)."""
+        self._move("start", self.Status.SENDING, started_at=timezone.now())
+
+    def mark_paused(self, reason: str, by_meta: bool = False) -> None:
+        """Stop sending; by_meta: Meta paused the template, so its approval resumes the campaign."""
+        self._move("pause", self.Status.PAUSED, pause_reason=reason, paused_by_meta=by_meta)
+
+    def mark_resumed(self) -> None:
+        """Back to sending, or to waiting for send_at if it was paused before it started."""
+        status = self.Status.SENDING if self.started_at else self.Status.SCHEDULED
+        self._move("resume", status, pause_reason="", paused_by_meta=False)
+
+    def mark_cancelled(self) -> None:
+        self._move("cancel", self.Status.CANCELLED, finished_at=timezone.now())
+
+    def mark_completed(self) -> None:
+        """Nobody is left to send to (see Recipient.objects.unfinished)."""
+        self._move("finish", self.Status.COMPLETED, finished_at=timezone.now())
+
 
 class AudienceUpload(models.Model):
     """A CSV of phone numbers for a campaign, parsed: its valid numbers are UploadedNumber rows."""
@@ -169,6 +232,90 @@ class RecipientQuerySet(models.QuerySet):
             models.Q(next_attempt_at__isnull=True) | models.Q(next_attempt_at__lte=now)
         )
 
+    def unfinished(self) -> RecipientQuerySet:
+        """Still to be sent, or claimed and waiting for Meta's answer: the campaign isn't done."""
+        return self.filter(status__in=[Recipient.Status.QUEUED, Recipient.Status.SENDING])
+
+    def cancel_queued(self) -> int:
+        """Cancelling a campaign: whoever has not been sent to yet never will be."""
+        return self.filter(status=Recipient.Status.QUEUED).update(
+            status=Recipient.Status.CANCELLED, status_at=timezone.now()
+        )
+
+    def claim_next(self, campaign_id: int) -> dict | None:
+        """Claim the campaign's next due recipient for one send, with its profile; None when none is due.
+
+        One conditional UPDATE (queued -> sending, claimed_at) of a row locked with SKIP LOCKED: two
+        workers never claim the same person, and neither waits for the other.
+        """
+        table, profiles = Recipient._meta.db_table, Profile._meta.db_table
+        queued, sending = Recipient.Status.QUEUED, Recipient.Status.SENDING
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                WITH claimed AS (
+                    UPDATE {table} SET status = %s, claimed_at = now(), attempts = attempts + 1
+                    WHERE id = (
+                        SELECT id FROM {table}
+                        WHERE campaign_id = %s AND status = %s
+                          AND (next_attempt_at IS NULL OR next_attempt_at <= now())
+                        ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED
+                    ) AND status = %s
+                    RETURNING id, whatsapp_id, profile_id, attempts
+                )
+                SELECT c.id, c.whatsapp_id, c.attempts, p.name, p.phone, p.email, p.gender,
+                       p.date_of_birth, p.city, p.properties
+                FROM claimed c LEFT JOIN {profiles} p ON p.id = c.profile_id
+                """,
+                [sending, campaign_id, queued, queued],
+            )
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        names = ("id", "whatsapp_id", "attempts", *PROFILE_COLUMNS, "properties")
+        return dict(zip(names, row, strict=True))
+
+    def record_sent(self, sent: list[tuple[int, str, str]] | list[tuple[int, str]]) -> int:
+        """Meta's answers for many sends at once: (recipient id, wamid[, flow token]).
+
+        A status webhook may have beaten the answer here (it found the recipient by
+        biz_opaque_callback_data): its status stands, only the missing wamid and times are filled.
+        """
+        if not sent:
+            return 0
+        rows = [(row[0], row[1], row[2] if len(row) > 2 else "") for row in sent]
+        values = ", ".join(["(%s::bigint, %s, %s)"] * len(rows))
+        table = Recipient._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                UPDATE {table} AS r SET
+                    wamid = COALESCE(r.wamid, v.wamid),
+                    flow_token = CASE WHEN v.token = '' THEN r.flow_token ELSE v.token END,
+                    status = CASE WHEN r.status = %s THEN %s ELSE r.status END,
+                    sent_at = COALESCE(r.sent_at, now()),
+                    status_at = CASE WHEN r.status = %s THEN now() ELSE r.status_at END,
+                    error = '', error_code = ''
+                FROM (VALUES {values}) AS v(id, wamid, token)
+                WHERE r.id = v.id AND r.status NOT IN (%s, %s)
+                """,
+                [Recipient.Status.SENDING, Recipient.Status.SENT, Recipient.Status.SENDING]
+                + [item for row in rows for item in row]
+                + [Recipient.Status.QUEUED, Recipient.Status.CANCELLED],
+            )
+            return cursor.rowcount
+
+    def give_up_unanswered(self, claimed_before: datetime) -> int:
+        """Claimed before `claimed_before` and still no answer nor status webhook: the send may or may
+        not have reached Meta, and Meta offers no lookup, so they fail for good rather than risk a
+        second message to the same person."""
+        return self.filter(status=Recipient.Status.SENDING, claimed_at__lt=claimed_before).update(
+            status=Recipient.Status.FAILED,
+            error_code="unknown",
+            error=Recipient.UNKNOWN_OUTCOME,
+            status_at=timezone.now(),
+        )
+
 
 class Recipient(models.Model):
     """One person of a campaign's frozen audience: at most one message, and how far it got."""
@@ -205,6 +352,11 @@ class Recipient(models.Model):
         Status.CANCELLED,
     )
 
+    UNKNOWN_OUTCOME = (
+        "Unknown, not re-sent: the send may have reached Meta but its answer was lost and no status "
+        "webhook came back, so it was not sent again (that could have sent it twice)."
+    )
+
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="recipients")
     whatsapp_id = models.CharField(max_length=20)
     profile = models.ForeignKey(
@@ -231,7 +383,18 @@ class Recipient(models.Model):
                 fields=["campaign", "whatsapp_id"], name="one_message_per_person_per_campaign"
             )
         ]
-        indexes = [models.Index(fields=["campaign", "status"], name="recipient_campaign_status")]
+        indexes = [
+            models.Index(fields=["campaign", "status"], name="recipient_campaign_status"),
+            # The sender's claim walks a campaign's queued people in id order: only theirs are
+            # indexed, so the walk never passes the ones already sent (constant per claim).
+            models.Index(
+                fields=["campaign", "id"],
+                condition=models.Q(status="queued"),
+                name="recipient_queued",
+            ),
+            # The frequency cap: who got any campaign's message lately.
+            models.Index(fields=["whatsapp_id", "sent_at"], name="recipient_sent_to"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.whatsapp_id} ({self.status})"
@@ -249,8 +412,40 @@ class Recipient(models.Model):
         self.save(update_fields=["status", "error", "status_at"])
         return True
 
-    def retry_in(self, delay: timedelta) -> None:
-        """Back to the queue, not before `delay` from now."""
+    def reconcile(self, wamid: str, *, token: str = "") -> bool:
+        """A status webhook named this recipient (biz_opaque_callback_data) before we knew its wamid:
+        the send's answer was lost or is late. Take the wamid; a send we had given up on as
+        "unknown" did leave after all, so it becomes `sending` again for the status to apply."""
+        if self.wamid and self.wamid != wamid:
+            return False
+        self.wamid = wamid
+        self.flow_token = self.flow_token or token
+        self.sent_at = self.sent_at or timezone.now()
+        fields = ["wamid", "flow_token", "sent_at"]
+        if self.status == self.Status.FAILED and self.error_code == "unknown":
+            self.status, self.error_code, self.error = self.Status.SENDING, "", ""
+            fields += ["status", "error_code", "error"]
+        elif self.status == self.Status.SENDING:
+            self.error = ""
+            fields.append("error")
+        self.save(update_fields=fields)
+        return True
+
+    def retry_in(self, delay: timedelta, *, error: str = "", error_code: str = "") -> None:
+        """Back to the queue, not before `delay` from now (Meta's last words kept for the page)."""
         self.status = self.Status.QUEUED
         self.next_attempt_at = timezone.now() + delay
-        self.save(update_fields=["status", "next_attempt_at"])
+        self.error, self.error_code = error, error_code
+        self.save(update_fields=["status", "next_attempt_at", "error", "error_code"])
+
+    def mark_final(self, status: str, *, error_code: str = "", error: str = "") -> None:
+        """Meta's final answer for this person: failed, suppressed or opted out (never re-sent)."""
+        self.status = status
+        self.error_code, self.error = error_code, error
+        self.status_at = timezone.now()
+        self.save(update_fields=["status", "error_code", "error", "status_at"])
+
+    def mark_sent(self, wamid: str) -> None:
+        """Meta took the message (one at a time; the sender records them in bulk with record_sent)."""
+        Recipient.objects.record_sent([(self.pk, wamid)])
+        self.refresh_from_db()

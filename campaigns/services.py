@@ -1,40 +1,66 @@
-"""PLACEHOLDER state services, replaced by the send pipeline's at merge.
+"""What the campaign pages' buttons call: publish, pause, resume and cancel.
 
-Only the simplest state change, so the campaign pages' buttons can be tested on this branch: the
-real services freeze the audience, create the recipients and queue the sends.
+Each checks the status table first (CampaignActionNotAllowed, worded for the page), changes the
+campaign with its model transition, and queues sending after the commit where there is any to do.
 """
 
 from __future__ import annotations
 
-from django.utils import timezone
+from datetime import datetime
 
-from .models import Campaign
+from django.db import transaction
+
+from .models import Campaign, Recipient
+from .sending import start_campaign
+
+__all__ = [
+    "cancel_campaign",
+    "pause_campaign",
+    "publish_campaign",
+    "resume_campaign",
+    "start_campaign",
+]
 
 
-def publish_campaign(campaign: Campaign, *, by: object) -> Campaign:
-    campaign.require("publish")
-    campaign.status = Campaign.Status.SCHEDULED if campaign.send_at else Campaign.Status.SENDING
-    campaign.published_at = timezone.now()
-    campaign.save(update_fields=["status", "published_at"])
+def _kick(campaign: Campaign) -> None:
+    """Don't wait for the beat's next minute when there is something to do now (after the commit,
+    so the worker sees the new status)."""
+    from .tasks import dispatch_due_campaigns_task, send_campaign_task
+
+    if campaign.status == Campaign.Status.SENDING:
+        send_campaign_task.delay_on_commit(campaign.pk)
+    else:
+        dispatch_due_campaigns_task.delay_on_commit()
+
+
+def publish_campaign(
+    campaign: Campaign, *, by: object, send_at: datetime | None = None
+) -> Campaign:
+    """DRAFT -> SCHEDULED for send_at (default: the time chosen on the campaign, else now); the beat
+    freezes its audience when it is due."""
+    with transaction.atomic():
+        campaign.mark_published(send_at or campaign.send_at)
+        _kick(campaign)
     return campaign
 
 
 def pause_campaign(campaign: Campaign, *, by: object) -> Campaign:
-    campaign.require("pause")
-    campaign.status = Campaign.Status.PAUSED
-    campaign.save(update_fields=["status"])
+    """Stop sending; sends already on their way to Meta finish."""
+    campaign.mark_paused(f"Paused by {by}." if by else "Paused.")
     return campaign
 
 
 def resume_campaign(campaign: Campaign, *, by: object) -> Campaign:
-    campaign.require("resume")
-    campaign.status = Campaign.Status.SENDING
-    campaign.save(update_fields=["status"])
+    """Carry on from where it stopped (or wait for send_at, if it never started)."""
+    with transaction.atomic():
+        campaign.mark_resumed()
+        _kick(campaign)
     return campaign
 
 
 def cancel_campaign(campaign: Campaign, *, by: object) -> Campaign:
-    campaign.require("cancel")
-    campaign.status = Campaign.Status.CANCELLED
-    campaign.save(update_fields=["status"])
+    """Stop for good: nobody still queued is sent to."""
+    with transaction.atomic():
+        campaign.mark_cancelled()
+        Recipient.objects.filter(campaign=campaign).cancel_queued()
     return campaign

@@ -173,12 +173,25 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "templates_app.tasks.refresh_pending_templates_task",
         "schedule": 5 * 60,
     },
+    # Campaigns: start those whose send_at has come, give each sending one a sender if none is
+    # alive (after a worker died, or Redis lost its queue), and settle sends Meta never answered.
+    "dispatch-due-campaigns": {
+        "task": "campaigns.tasks.dispatch_due_campaigns_task",
+        "schedule": 60,
+    },
     # Endpoint problems past ENDPOINT_ERROR_RETENTION_DAYS.
     "forget-old-endpoint-errors": {
         "task": "exchange.tasks.forget_old_endpoint_errors_task",
         "schedule": 24 * 3600,
     },
 }
+# Campaign sending: threads per send task (a send mostly waits for Meta; against Meta's real latency,
+# about 0.2 s, 16 threads keep one worker near a number's 80 messages a second), how long one task
+# sends before handing over to the next, and how long a send may go without Meta's answer or status
+# webhook before it is given up as "unknown, not re-sent".
+CAMPAIGN_SEND_THREADS = int(env("CAMPAIGN_SEND_THREADS", "16"))
+CAMPAIGN_SEND_SLICE_SECONDS = float(env("CAMPAIGN_SEND_SLICE_SECONDS", "30"))
+CAMPAIGN_UNANSWERED_SECONDS = int(env("CAMPAIGN_UNANSWERED_SECONDS", "600"))
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

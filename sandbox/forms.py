@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
+from .graph.messages import SEND_ERRORS
 from .models import Flow, Template
 
 
@@ -15,6 +16,23 @@ class FaultsForm(forms.Form):
     latency_ms = forms.IntegerField(
         min_value=0, max_value=30000, label="Latency (ms)", help_text="Added to every Graph call."
     )
+    error_code = forms.TypedChoiceField(
+        required=False,
+        coerce=int,
+        empty_value=None,
+        choices=[("", "None")] + [(code, f"{code} {title}") for code, title in SEND_ERRORS.items()],
+        label="Send error code",
+        help_text="Meta's answer to a share of message sends.",
+    )
+    error_code_rate = forms.FloatField(
+        required=False, min_value=0, max_value=1, help_text="Share of sends answered that code."
+    )
+    error_code_to = forms.CharField(
+        required=False, max_length=20, label="Only to", help_text="A WhatsApp id; empty: anyone."
+    )
+
+    def clean_error_code_rate(self) -> float:
+        return self.cleaned_data.get("error_code_rate") or 0.0
 
 
 class FlowStatusForm(forms.Form):

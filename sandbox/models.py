@@ -582,6 +582,11 @@ class Faults(models.Model):
     error_rate = models.FloatField(default=0)
     throttle_rate = models.FloatField(default=0)
     latency_ms = models.PositiveIntegerField(default=0)
+    # Message sends only: answer this Meta error code (131049, 132015...) to this share of sends,
+    # to everyone or only to one WhatsApp id.
+    error_code = models.PositiveIntegerField(null=True, blank=True)
+    error_code_rate = models.FloatField(default=0)
+    error_code_to = models.CharField(max_length=20, blank=True)
 
     class Meta:
         verbose_name_plural = "faults"

@@ -75,14 +75,29 @@ def ensure_account(
     return account
 
 
-def set_faults(*, error_rate: float = 0, throttle_rate: float = 0, latency_ms: int = 0) -> None:
-    """Set the fault knobs every Graph call obeys; rates are clamped to 0..1."""
+def set_faults(
+    *,
+    error_rate: float = 0,
+    throttle_rate: float = 0,
+    latency_ms: int = 0,
+    error_code: int | None = None,
+    error_code_rate: float = 0,
+    error_code_to: str = "",
+) -> None:
+    """Set the fault knobs every Graph call obeys; rates are clamped to 0..1.
+
+    error_code (one of Meta's send codes, see graph/messages.py SEND_ERRORS) is answered to
+    error_code_rate of message sends, to everyone or only to the WhatsApp id error_code_to.
+    """
     Faults.objects.update_or_create(
         pk=1,
         defaults={
             "error_rate": min(max(float(error_rate), 0.0), 1.0),
             "throttle_rate": min(max(float(throttle_rate), 0.0), 1.0),
             "latency_ms": max(int(latency_ms), 0),
+            "error_code": int(error_code) if error_code else None,
+            "error_code_rate": min(max(float(error_code_rate), 0.0), 1.0),
+            "error_code_to": str(error_code_to or ""),
         },
     )
 

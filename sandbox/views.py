@@ -59,6 +59,9 @@ def home(request: HttpRequest) -> HttpResponse:
                 "error_rate": faults.error_rate,
                 "throttle_rate": faults.throttle_rate,
                 "latency_ms": faults.latency_ms,
+                "error_code": faults.error_code,
+                "error_code_rate": faults.error_code_rate,
+                "error_code_to": faults.error_code_to,
             }
         ),
     }

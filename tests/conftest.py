@@ -170,5 +170,6 @@ def sandbox_waba(live_server: object, transactional_db: None) -> Waba:
     return waba
 
 
-from .campaign_support import hotel_flow, people, sendable  # noqa: E402, F401
+from .campaign_sending_support import campaign_template, fresh_limiter  # noqa: E402, F401  (fixtures)
+from .campaign_support import hotel_flow, people, sendable  # noqa: E402, F401  (fixtures)
 from .template_helpers import meta_flow, meta_waba, published_flow  # noqa: E402, F401

@@ -309,6 +309,12 @@ def test_a_scheduled_campaign_keeps_its_time_zone(campaign_manager, sendable, pe
     assert (local.date(), local.hour, local.minute) == (tomorrow.date(), 9, 30)
     page = client.get(reverse("campaigns:publish", args=[campaign.pk])).content.decode()
     assert f"on {local:%-d %b %Y} at 09:30 (Asia/Tokyo)" in page
+    # Publishing keeps the time chosen: the campaign waits for it instead of going now.
+    client.post(reverse("campaigns:publish", args=[campaign.pk]))
+    scheduled = campaign.send_at
+    campaign.refresh_from_db()
+    assert (campaign.status, campaign.send_at) == (Campaign.Status.SCHEDULED, scheduled)
+    assert not campaign.recipients.exists()
 
 
 def test_publishing_sends_the_campaign_on_its_way_and_shows_its_page(

@@ -14,25 +14,100 @@ A send is checked as the Cloud API checks it, in this order, each refusal with M
     131009  a parameter value that is not valid: above all a template with a Flow button sent without
             the button component (sub_type flow, its index), or with an empty flow_token
 
+Before those checks, two of Meta's limits and the test knobs:
+
+    130429  more sends in the last second than the number's throughput (80 a second for STANDARD,
+            1,000 for HIGH)
+    any of SEND_ERRORS when the fault knobs ask for it (Faults.error_code, error_code_rate and
+            error_code_to: "answer 131049 to 30% of sends")
+
 The message keeps what the sandbox phone shows: the header, body and footer with the values filled in,
 the button's text, and what tapping it opens (flow, action, screen, token and data).
 """
 
 from __future__ import annotations
 
+import random
 import re
+import threading
+import time
+from collections import defaultdict, deque
 from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
 
 from .. import tasks
-from ..models import THROTTLED_SENDS_PER_HOUR, Account, Flow, Message, PhoneNumber, Template
+from ..models import (
+    THROTTLED_SENDS_PER_HOUR,
+    Account,
+    Faults,
+    Flow,
+    Message,
+    PhoneNumber,
+    Template,
+)
 from ..services import STATUS_DELAY
 from .core import Call, GraphError, invalid, route, send_error
 from .template_rules import VARIABLE, variables
 
 MEDIA = ("IMAGE", "VIDEO", "DOCUMENT")
+THROUGHPUT = {"STANDARD": 80, "HIGH": 1000}
+# Meta's titles for the send errors the fault knobs can ask for.
+SEND_ERRORS = {
+    130429: "Rate limit hit",
+    131000: "Something went wrong",
+    131008: "Required parameter is missing",
+    131009: "Parameter value is not valid",
+    131026: "Message undeliverable",
+    131048: "Spam rate limit hit",
+    131049: "This message was not delivered to maintain healthy ecosystem engagement.",
+    131050: "Unable to deliver the message. This recipient has chosen to stop receiving marketing "
+    "messages on WhatsApp from your business.",
+    131056: "(Business Account, Consumer Account) pair rate limit hit",
+    131057: "Account in maintenance mode",
+    132000: "Number of parameters does not match the expected number of params",
+    132012: "Parameter format does not match format in the created template",
+    132015: "Template is Paused",
+    132016: "Template is Disabled",
+    132068: "Flow is in blocked state",
+    132069: "Flow is in throttled state",
+}
+TRANSIENT = {130429, 131000, 131056, 131057}
+# Send times per phone number in the last second; the sandbox is one process (runserver or the
+# test's live server), so memory is the whole truth.
+_recent: dict[str, deque] = defaultdict(deque)
+_recent_lock = threading.Lock()
+
+
+def _check_throughput(phone: PhoneNumber) -> None:
+    """130429 beyond the number's messages per second, counted over the last second."""
+    limit = THROUGHPUT.get(phone.throughput_level, 80)
+    now = time.monotonic()
+    with _recent_lock:
+        sends = _recent[phone.phone_number_id]
+        while sends and sends[0] <= now - 1:
+            sends.popleft()
+        if len(sends) >= limit:
+            raise send_error(
+                130429,
+                "Rate limit hit",
+                f"Message failed to send because there were too many messages sent from this "
+                f"phone number in a short period of time ({limit} a second).",
+            )
+        sends.append(now)
+
+
+def _injected_fault(to: str) -> None:
+    faults = Faults.current()
+    if not faults.error_code or (faults.error_code_to and faults.error_code_to != to):
+        return
+    if random.random() < faults.error_code_rate:  # a knob, not a secret
+        code = faults.error_code
+        title = SEND_ERRORS.get(code, "An error the sandbox was asked to give")
+        error = send_error(code, title, f"The sandbox's fault knob answered {code}.")
+        error.transient = code in TRANSIENT
+        raise error
 
 
 def _missing(details: str) -> GraphError:
@@ -59,6 +134,8 @@ def send_message(call: Call, phone: PhoneNumber) -> dict:
             "Invalid parameter",
             f"The recipient {to} is not a phone number: write it with its country code, digits only.",
         )
+    _check_throughput(phone)
+    _injected_fault(wa_id)
     if params.get("type", "text") != "template":
         raise _not_valid("The sandbox sends template messages only (type template).")
     spec = params.get("template")
