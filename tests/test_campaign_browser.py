@@ -11,9 +11,10 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select
 
-from audience.models import Profile
+from audience.models import Event, Profile
 from campaigns.models import Campaign
 from flowsadmin.models import Flow
+from sandbox.models import Message
 
 from .browser import sign_in
 from .campaign_support import add_recipients, make_campaign, make_template
@@ -76,11 +77,7 @@ def test_the_campaign_manager_builds_previews_and_publishes_a_campaign_from_a_se
     ]
     see(browser, "Progress")
     at_widths(browser, "campaign-published")
-    # TO BE COMPLETED AT MERGE (needs the send pipeline): the page polls its progress every 2 s
-    # until it reads 100 %, and a completion played on the sandbox phone's inbox for +1 555 123 0001
-    # shows as "Completed 1" here. With the pipeline merged:
-    #   see(browser, "100 %"); play the flow from /sandbox/phone/inbox/15551230001/;
-    #   see(browser, "Completed") with 1 in the results.
+    # Sending and playing the flow: test_a_published_campaign_is_sent_and_a_completion_shows_in_its_results.
 
     # A finished campaign's results, with its chart and recipients.
     done = make_campaign(
@@ -103,3 +100,70 @@ def test_the_campaign_manager_builds_previews_and_publishes_a_campaign_from_a_se
     browser.get(f"{base}/campaigns/")
     see(browser, "Winter stays")
     at_widths(browser, "campaign-list")
+
+
+def test_a_published_campaign_is_sent_and_a_completion_shows_in_its_results(
+    live_server, browser: WebDriver, campaign_template, fresh_limiter, admin_user
+):
+    """Publish from the page, watch the progress reach the end, play one person's message on the
+    sandbox phone, and see that completion in the campaign's results, attributed by its token."""
+    Profile.objects.create(whatsapp_id="15551230001", name="Ana", city="London")
+    Profile.objects.create(whatsapp_id="15551230002", name="Ben", city="London")
+    base = live_server.url
+    sign_in(browser, base, "charlie")
+    browser.get(f"{base}/campaigns/new/")
+    browser.find_element(By.ID, "id_name").send_keys("Spring stays")
+    Select(browser.find_element(By.ID, "id_template")).select_by_value(str(campaign_template.pk))
+    see(browser, "Landing screen")
+    browser.find_element(By.ID, "id_rule_0_subject").send_keys("city")
+    Select(browser.find_element(By.ID, "id_rule_0_op")).select_by_value("equals")
+    browser.find_element(By.ID, "id_rule_0_value").send_keys("London")
+    see(browser, "Audience: 2 people")
+    click(browser, "//button[normalize-space()='Review and publish']")
+    click(browser, "//button[normalize-space()='Publish Campaign']")
+    see(browser, "Published: Spring stays goes to 2 people now.")
+    campaign = Campaign.objects.get(name="Spring stays")
+    # The page polls its progress until every recipient is decided (tasks run in-process here).
+    see(browser, "100 % · 2 of 2 recipients decided")
+    assert set(campaign.recipients.values_list("status", flat=True)) <= {
+        "sent",
+        "delivered",
+        "read",
+    }
+    at_widths(browser, "campaign-sent")
+
+    # Ana opens her message on the sandbox phone (the sandbox's pages are the admin's) and completes it.
+    ana = campaign.recipients.get(whatsapp_id="15551230001")
+    message = Message.objects.get(wamid=ana.wamid)
+    assert message.flow_token == ana.flow_token
+    browser.delete_all_cookies()
+    sign_in(browser, base, "alice")
+    browser.get(f"{base}/sandbox/phone/inbox/15551230001/")
+    click(browser, f"//button[@id='flow-button-{message.pk}']")
+    see(browser, "Would you recommend us to a friend?")
+    click(browser, "//label[.//span[normalize-space()='Yes']]")
+    click(browser, "//form[@id='phone-form']//button[normalize-space()='Continue']")
+    see(browser, "Rate the following:")
+    for name, value in [
+        ("f.Stay_Experience_f2b4e8", "0_★★★★★_•_Excellent_(5/5)"),
+        ("f.Food_Experience_bf1842", "1_★★★★☆_•_Good_(4/5)"),
+        ("f.Customer_service", "0_Excellent"),
+    ]:
+        Select(browser.find_element(By.NAME, name)).select_by_value(value)
+    click(browser, "//form[@id='phone-form']//button[normalize-space()='Done']")
+    see(browser, "Flow finished, answers sent to the business")
+
+    ana.refresh_from_db()
+    assert ana.completed_at is not None
+    submitted = Event.objects.get(
+        name="WAF_HotelFeedback_Submitted", profile__whatsapp_id="15551230001"
+    )
+    assert submitted.properties["campaign_id"] == campaign.pk
+    browser.delete_all_cookies()
+    sign_in(browser, base, "charlie")
+    browser.get(f"{base}/campaigns/{campaign.pk}/")
+    completed = browser.find_element(
+        By.XPATH, "//div[@class='cp-figures']/p[span='Completed']/strong"
+    ).text
+    assert completed == "1"
+    at_widths(browser, "campaign-completed")
