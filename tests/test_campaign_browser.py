@@ -20,7 +20,7 @@ from .browser import sign_in
 from .campaign_support import add_recipients, make_campaign, make_template
 from .template_helpers import HOTEL_JSON
 from .test_flow_browser import click, see
-from .test_sandbox_inbox_browser import at_widths
+from .test_sandbox_inbox_browser import at_widths, play_hotel_feedback
 
 
 def test_the_campaign_manager_builds_previews_and_publishes_a_campaign_from_a_segment(
@@ -139,19 +139,7 @@ def test_a_published_campaign_is_sent_and_a_completion_shows_in_its_results(
     browser.delete_all_cookies()
     sign_in(browser, base, "alice")
     browser.get(f"{base}/sandbox/phone/inbox/15551230001/")
-    click(browser, f"//button[@id='flow-button-{message.pk}']")
-    see(browser, "Would you recommend us to a friend?")
-    click(browser, "//label[.//span[normalize-space()='Yes']]")
-    click(browser, "//form[@id='phone-form']//button[normalize-space()='Continue']")
-    see(browser, "Rate the following:")
-    for name, value in [
-        ("f.Stay_Experience_f2b4e8", "0_★★★★★_•_Excellent_(5/5)"),
-        ("f.Food_Experience_bf1842", "1_★★★★☆_•_Good_(4/5)"),
-        ("f.Customer_service", "0_Excellent"),
-    ]:
-        Select(browser.find_element(By.NAME, name)).select_by_value(value)
-    click(browser, "//form[@id='phone-form']//button[normalize-space()='Done']")
-    see(browser, "Flow finished, answers sent to the business")
+    play_hotel_feedback(browser, message.pk, comment="Lovely pool")
 
     ana.refresh_from_db()
     assert ana.completed_at is not None

@@ -5,6 +5,7 @@ lands on that person's profile with the flow token that was sent. Screenshots at
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -33,6 +34,32 @@ def at_widths(browser: WebDriver, name: str) -> None:
     browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
 
+def play_hotel_feedback(
+    browser: WebDriver,
+    message_pk: int,
+    *,
+    comment: str,
+    on_first_screen: Callable[[], None] = lambda: None,
+) -> None:
+    """Tap a message's Flow button and play the hotel feedback flow to the end from its RECOMMEND
+    screen, as a guest would: Yes, a comment, then the three ratings."""
+    click(browser, f"//button[@id='flow-button-{message_pk}']")
+    see(browser, "Would you recommend us to a friend?")
+    click(browser, "//label[.//span[normalize-space()='Yes']]")
+    browser.find_element(By.CSS_SELECTOR, "textarea[name='f.comment']").send_keys(comment)
+    on_first_screen()
+    click(browser, "//form[@id='phone-form']//button[normalize-space()='Continue']")
+    see(browser, "Rate the following:")
+    for name, value in [
+        ("f.Stay_Experience_f2b4e8", "0_★★★★★_•_Excellent_(5/5)"),
+        ("f.Food_Experience_bf1842", "1_★★★★☆_•_Good_(4/5)"),
+        ("f.Customer_service", "0_Excellent"),
+    ]:
+        Select(browser.find_element(By.NAME, name)).select_by_value(value)
+    click(browser, "//form[@id='phone-form']//button[normalize-space()='Done']")
+    see(browser, "Flow finished, answers sent to the business")
+
+
 def test_an_admin_opens_the_inbox_taps_the_flow_button_and_plays_hotel_feedback(
     live_server, browser: WebDriver, sandbox_waba, admin_user, settings
 ):
@@ -52,21 +79,12 @@ def test_an_admin_opens_the_inbox_taps_the_flow_button_and_plays_hotel_feedback(
     assert "Hotel Azul, Lisbon" in bubble.text and "pool-view.jpg" in bubble.text
     at_widths(browser, "sandbox-inbox")
 
-    click(browser, f"//button[@id='flow-button-{message.pk}']")
-    see(browser, "Would you recommend us to a friend?")
-    click(browser, "//label[.//span[normalize-space()='Yes']]")
-    browser.find_element(By.CSS_SELECTOR, "textarea[name='f.comment']").send_keys("Lovely pool")
-    at_widths(browser, "sandbox-inbox-flow-screen")
-    click(browser, "//form[@id='phone-form']//button[normalize-space()='Continue']")
-    see(browser, "Rate the following:")
-    for name, value in [
-        ("f.Stay_Experience_f2b4e8", "0_★★★★★_•_Excellent_(5/5)"),
-        ("f.Food_Experience_bf1842", "1_★★★★☆_•_Good_(4/5)"),
-        ("f.Customer_service", "0_Excellent"),
-    ]:
-        Select(browser.find_element(By.NAME, name)).select_by_value(value)
-    click(browser, "//form[@id='phone-form']//button[normalize-space()='Done']")
-    see(browser, "Flow finished, answers sent to the business")
+    play_hotel_feedback(
+        browser,
+        message.pk,
+        comment="Lovely pool",
+        on_first_screen=lambda: at_widths(browser, "sandbox-inbox-flow-screen"),
+    )
     see(browser, "HTTP 200")
     at_widths(browser, "sandbox-inbox-finished")
 

@@ -17,6 +17,7 @@ from templates_app.models import MessageTemplate, TestSend
 from .browser import screenshot, sign_in, wait
 from .template_helpers import png
 from .test_flow_browser import click, see
+from .test_sandbox_inbox_browser import play_hotel_feedback
 
 
 def both_widths(driver: WebDriver, name: str) -> None:
@@ -149,21 +150,12 @@ def test_a_campaign_manager_creates_previews_submits_and_test_sends_a_flow_templ
     sign_in(browser, base, "alice")
     browser.get(f"{base}/sandbox/phone/inbox/15551234567/")
     see(browser, "Hi Ana, how was your stay with us?")
-    click(browser, f"//button[@id='flow-button-{message.pk}']")
-    see(browser, "Would you recommend us to a friend?")
-    click(browser, "//label[.//span[normalize-space()='Yes']]")
-    browser.find_element(By.CSS_SELECTOR, "textarea[name='f.comment']").send_keys("Lovely pool")
-    both_widths(browser, "phone-flow-screen")
-    click(browser, "//form[@id='phone-form']//button[normalize-space()='Continue']")
-    see(browser, "Rate the following:")
-    for name, value in [
-        ("f.Stay_Experience_f2b4e8", "0_★★★★★_•_Excellent_(5/5)"),
-        ("f.Food_Experience_bf1842", "1_★★★★☆_•_Good_(4/5)"),
-        ("f.Customer_service", "0_Excellent"),
-    ]:
-        Select(browser.find_element(By.NAME, name)).select_by_value(value)
-    click(browser, "//form[@id='phone-form']//button[normalize-space()='Done']")
-    see(browser, "Flow finished, answers sent to the business")
+    play_hotel_feedback(
+        browser,
+        message.pk,
+        comment="Lovely pool",
+        on_first_screen=lambda: both_widths(browser, "phone-flow-screen"),
+    )
     both_widths(browser, "phone-finished")
     submitted = Event.objects.get(
         name="WAF_HotelFeedback_Submitted", profile__whatsapp_id="15551234567"
