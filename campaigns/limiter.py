@@ -20,6 +20,8 @@ import time
 
 import redis
 from django.conf import settings
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 # KEYS[1]: the schedule. ARGV: interval (us), slots to reserve, burst (us of credit), ttl (ms).
 # Returns the wait, in microseconds, before the first reserved slot.
@@ -43,6 +45,12 @@ return 0
 """
 SLOWDOWN_SECONDS = 60
 MIN_FACTOR = 1 / 16
+# Redis restarting mid-send: every call (the schedule, the sender's heartbeat) waits and tries again,
+# backing off to once a second, for about 10 s in all, so a slice rides out a restart instead of
+# dying mid-campaign and leaving the rest to the next beat a minute later. Retrying is safe: a
+# reservation made twice only costs a slot, and a script Redis forgot is loaded again by redis-py.
+# Down for longer, the error ends the slice; the beat starts another once Redis is back.
+RESTART_RETRY = Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=12)
 
 _client: redis.Redis | None = None
 
@@ -52,7 +60,11 @@ def connection() -> redis.Redis:
     global _client
     if _client is None:
         _client = redis.Redis.from_url(
-            settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30
+            settings.REDIS_URL,
+            socket_timeout=5,
+            socket_connect_timeout=2,
+            health_check_interval=30,
+            retry=RESTART_RETRY,
         )
     return _client
 
