@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -104,8 +105,11 @@ def test_seed_demo_publishes_the_example_flows_here_and_on_the_sandbox_with_the_
         assert endpoints[name] == Flow.objects.get(name=name).data_exchange_url()
     # Nobody listens while the seed runs, so the sandbox sends no webhooks about the flows (a late
     # "created as DRAFT" would undo the publish). The demo template's review does send its webhook,
-    # which changes nothing: the seed already took the verdict by refreshing the template.
-    assert not SentWebhook.objects.exclude(field="message_template_status_update").exists()
+    # which changes nothing: the seed already took the verdict by refreshing the template; so do the
+    # demo campaign's message statuses, which the seed already handed to our handler.
+    assert not SentWebhook.objects.exclude(
+        field__in=["message_template_status_update", "messages"]
+    ).exists()
 
 
 def test_seed_demo_registers_the_public_key_on_the_sandbox_number(client, db):
@@ -341,6 +345,31 @@ def test_seed_demo_adds_a_finished_demo_campaign_with_results_once(db, django_us
     client.force_login(django_user_model.objects.get(username="campaigns"))
     page = client.get(f"/campaigns/{campaign.pk}/").content.decode()
     assert "<span>Completed</span><strong>1</strong>" in page
-    assert "<span>Delivered</span><strong>4</strong>" in page
+    # Sent through the sandbox, every message went sent -> delivered -> read.
+    assert "<span>Delivered</span><strong>6</strong>" in page
     listing = client.get("/campaigns/").content.decode()
     assert "Demo: how was your stay?" in listing
+
+
+def test_seed_demo_sends_the_demo_campaign_through_the_sandbox_once(db, django_user_model):
+    from campaigns.models import Campaign
+    from sandbox.models import Message
+
+    run("seed_demo")
+    run("seed_demo")
+    campaign = Campaign.objects.get()
+    recipients = list(campaign.recipients.order_by("whatsapp_id"))
+    messages = {m.wamid: m for m in Message.objects.all()}
+    # One message per demo number, sent once, with the wamid and flow token the recipient holds.
+    assert len(messages) == len(recipients) == 6
+    for recipient in recipients:
+        message = messages[recipient.wamid]
+        assert message.to == recipient.whatsapp_id and recipient.flow_token
+        assert recipient.flow_token in json.dumps(message.payload)
+        assert message.status == "read" and recipient.status == "read"
+    assert campaign.status == "COMPLETED"
+    assert [r.whatsapp_id for r in recipients if r.completed_at] == ["15555550101"]
+    # The sandbox phone's inbox shows the message to the demo number.
+    admin = client_for(django_user_model.objects.get(username="admin"))
+    page = admin.get(reverse("sandbox:inbox", args=["15555550101"])).content.decode()
+    assert "Hi Ana, thank you for staying at Demo Hotel." in page and "Rate your stay" in page

@@ -343,6 +343,37 @@ def send_due(campaign_id: int, *, seconds: float | None = None, threads: int | N
     return run.sent
 
 
+def send_inline(campaign_id: int, *, client: GraphClient) -> int:
+    """Send to every due recipient in this thread with the given client, then finish the campaign if
+    nobody is left; returns how many Meta took.
+
+    For seed_demo: no server or worker is up, so its client answers from the sandbox in-process, and
+    the calling thread's connection (and transaction) is the one that sees the campaign.
+    """
+    campaign = Campaign.objects.select_related("template__flow", "template__sample", "waba").get(
+        pk=campaign_id
+    )
+    phone = campaign.phone_number or campaign.waba.phone_numbers.order_by("pk").first()
+    run = Slice(
+        plan=Plan.of(campaign, phone),
+        client=client,
+        limiter=RateLimiter(phone.meta_phone_number_id),
+        deadline=time.monotonic() + settings.CAMPAIGN_SEND_SLICE_SECONDS,
+    )
+    buffer: list = []
+    slots = Slots(run)
+    while not run.stop.is_set() and time.monotonic() < run.deadline:
+        slots.wait()
+        person = Recipient.objects.claim_next(campaign_id)
+        if person is None:
+            break
+        _send_one(run, person, buffer)
+    _flush(buffer, run)
+    campaign.refresh_from_db()
+    finish_if_done(campaign)
+    return run.sent
+
+
 def next_due_in(campaign: Campaign) -> float | None:
     """Seconds until the campaign's next queued recipient is due (0 if now); None if none is queued."""
     queued = Recipient.objects.filter(campaign=campaign, status=Recipient.Status.QUEUED)

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import io
+import json
 import secrets
-from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -15,17 +15,21 @@ from django.utils import timezone
 
 import flowsadmin
 from accounts.roles import ADMIN, CAMPAIGN_MANAGER, MARKETER, sync_roles
-from audience.models import Event, Profile
-from audience.services import submitted_event_name
-from campaigns.models import Campaign, Recipient
+from audience.models import Profile
+from audience.services import record_completion
+from campaigns.models import Campaign
+from campaigns.sending import send_inline, start_campaign
+from campaigns.services import publish_campaign
+from campaigns.webhooks import handle_message_statuses
 from flowsadmin.models import Flow, FlowChange
-from flowsadmin.tokens import issue_flow_token
 from sandbox.inprocess import InProcessAdapter
 from sandbox.models import Account
 from sandbox.models import Flow as MetaFlow
+from sandbox.models import Message as MetaMessage
 from sandbox.models import Template as MetaTemplate
 from sandbox.services import (
     PublishRefused,
+    advance_message,
     ensure_account,
     publish_flow,
     review_template,
@@ -65,6 +69,15 @@ DEMO_FLOWS = [
 CUSTOMER_ENDPOINTS = {"Weather or age": "sandbox:customer_weather"}
 DEMO_TEMPLATE = "hotel_stay_feedback"
 DEMO_CAMPAIGN = "Demo: how was your stay?"
+# The demo campaign's audience: numbers in Meta's fictional range, all in London (its segment).
+DEMO_PEOPLE = [
+    ("15555550101", "Ana"),
+    ("15555550102", "Ben"),
+    ("15555550103", "Chloé"),
+    ("15555550104", "Dev"),
+    ("15555550105", "Eve"),
+    ("15555550106", "Femi"),
+]
 
 
 def sandbox_graph_url() -> str:
@@ -183,8 +196,13 @@ class Command(BaseCommand):
     def _campaign(self, waba: Waba) -> None:
         """A small finished campaign with results, so the campaign pages have something to show.
 
-        Written straight to the rows (statuses, times, one completion event): a demo of the pages,
-        not a send. Sandbox numbers (+1 555 01xx, Meta's fictional range) so nobody real is named.
+        Sent the dashboard's way: created, published and started by the campaign services, sent by
+        the sender through the sandbox's Graph API (in-process: no server is up yet), so each demo
+        number has the message in its sandbox phone inbox. Then the sandbox moves each message along
+        sent -> delivered -> read, the status webhooks it records are handed to our webhook handler
+        (the server they are addressed to isn't up), and Ana completes the flow. Sandbox numbers
+        (+1 555 01xx, Meta's fictional range) so nobody real is named. Sent once: a second run finds
+        the campaign and leaves it be.
         """
         template = MessageTemplate.objects.filter(
             waba=waba, name=DEMO_TEMPLATE, status=MessageTemplate.Status.APPROVED
@@ -194,16 +212,21 @@ class Command(BaseCommand):
             return
         if Campaign.objects.filter(waba=waba, name=DEMO_CAMPAIGN).exists():
             return
-        now = timezone.now()
-        started = now - timedelta(hours=2)
-        people = [
-            ("15555550101", "Ana", "read", True),
-            ("15555550102", "Ben", "read", False),
-            ("15555550103", "Chloé", "delivered", False),
-            ("15555550104", "Dev", "delivered", False),
-            ("15555550105", "Eve", "sent", False),
-            ("15555550106", "Femi", "failed", False),
-        ]
+        if waba.graph_base_url.rstrip("/") != sandbox_graph_url():
+            self.stdout.write("No demo campaign: the demo WABA does not talk to the sandbox.")
+            return
+        by = get_user_model().objects.filter(username="campaigns").first()
+        for whatsapp_id, name in DEMO_PEOPLE:
+            Profile.objects.get_or_create(
+                whatsapp_id=whatsapp_id,
+                defaults={"name": name, "phone": f"+{whatsapp_id}", "city": "London"},
+            )
+        # One transaction, though the send calls Meta: that Meta is the sandbox, answering in this
+        # process on this connection, so the sandbox's messages and our recipients commit together
+        # (a failed seed leaves neither, and the next run sends afresh). It also holds back what
+        # publishing queues for after the commit (the dispatcher's kick, which with eager Celery
+        # would send the campaign itself, over HTTP, to a server that isn't up) until the campaign
+        # is finished and there is nothing left for it to do.
         with transaction.atomic():
             campaign = Campaign.objects.create(
                 waba=waba,
@@ -217,50 +240,71 @@ class Command(BaseCommand):
                         {"kind": "property", "field": "city", "op": "equals", "value": "London"}
                     ],
                 },
-                status=Campaign.Status.COMPLETED,
                 send_rate=20,
-                audience_size=len(people),
-                created_by=get_user_model().objects.filter(username="campaigns").first(),
-                published_at=started,
-                started_at=started,
-                finished_at=started + timedelta(minutes=3),
+                created_by=by,
             )
-            for i, (whatsapp_id, name, status, completed) in enumerate(people):
-                profile, _ = Profile.objects.get_or_create(
-                    whatsapp_id=whatsapp_id,
-                    defaults={"name": name, "phone": f"+{whatsapp_id}", "city": "London"},
-                )
-                sent_at = started + timedelta(seconds=20 * i)
-                token = issue_flow_token(
-                    whatsapp_id=whatsapp_id, campaign_id=campaign.pk, flow=template.flow
-                )
-                done_at = sent_at + timedelta(minutes=2) if completed else None
-                Recipient.objects.create(
-                    campaign=campaign,
-                    whatsapp_id=whatsapp_id,
-                    profile=profile,
-                    flow_token=token,
-                    wamid=None if status == "failed" else f"wamid.demo.{campaign.pk}.{i}",
-                    status=status,
-                    error_code="131026" if status == "failed" else "",
-                    error="Message undeliverable" if status == "failed" else "",
-                    attempts=1,
-                    sent_at=None if status == "failed" else sent_at,
-                    status_at=sent_at + timedelta(seconds=30),
-                    opened_at=done_at,
-                    completed_at=done_at,
-                )
-                if completed:
-                    Event.objects.create(
-                        profile=profile,
-                        flow=template.flow,
-                        name=submitted_event_name(template.flow),
-                        properties={"recommend": "0_Yes", "campaign_id": campaign.pk},
-                        source=Event.Source.COMPLETION,
-                        flow_token=token[:1000],
-                        occurred_at=done_at,
-                    )
-        self.stdout.write(f"Demo campaign {campaign.name}: finished, {len(people)} recipients.")
+            publish_campaign(campaign, by=by)
+            start_campaign(campaign)
+            client = GraphClient.for_waba(waba)
+            client.session.mount(sandbox_graph_url(), InProcessAdapter())
+            try:
+                sent = send_inline(campaign.pk, client=client)
+            finally:
+                client.session.close()
+            self._statuses(waba, campaign)
+            self._complete(waba, campaign, DEMO_PEOPLE[0][0])
+        campaign.refresh_from_db()
+        self.stdout.write(
+            f"Demo campaign {campaign.name}: {campaign.get_status_display().lower()}, "
+            f"{sent} of {campaign.audience_size} sent."
+        )
+
+    def _statuses(self, waba: Waba, campaign: Campaign) -> None:
+        """The sandbox's status progression, run here; its webhooks (Meta's envelope, recorded on
+        SentWebhook) go to the handler our webhook receiver would call."""
+        wamids = list(campaign.recipients.exclude(wamid=None).values_list("wamid", flat=True))
+        for message in MetaMessage.objects.filter(wamid__in=wamids).select_related(
+            "phone__account", "template"
+        ):
+            while message.next_status() is not None:
+                before = message.status
+                message = advance_message(message)
+                if message.status == before:
+                    break
+        account = Account.objects.get(waba_id=waba.meta_waba_id)
+        for delivery in account.webhooks.filter(field="messages").order_by("pk"):
+            for entry in json.loads(delivery.body).get("entry", []):
+                for change in entry.get("changes", []):
+                    value = change.get("value") or {}
+                    if {s.get("id") for s in value.get("statuses") or []} & set(wamids):
+                        handle_message_statuses(waba, value)
+
+    def _complete(self, waba: Waba, campaign: Campaign, whatsapp_id: str) -> None:
+        """The flow's reply as WhatsApp sends it when the person finishes the flow."""
+        recipient = (
+            campaign.recipients.filter(whatsapp_id=whatsapp_id).exclude(flow_token="").first()
+        )
+        if recipient is None:
+            return
+        answers = {"flow_token": recipient.flow_token, "recommend": "0_Yes"}
+        record_completion(
+            waba,
+            {
+                "from": whatsapp_id,
+                "id": f"wamid.demo-reply.{campaign.pk}",
+                "timestamp": str(int(timezone.now().timestamp())),
+                "type": "interactive",
+                "interactive": {
+                    "type": "nfm_reply",
+                    "nfm_reply": {
+                        "name": "flow",
+                        "body": "Sent",
+                        "response_json": json.dumps(answers),
+                    },
+                },
+            },
+            contact_name=DEMO_PEOPLE[0][1],
+        )
 
     def _create_template(self, waba: Waba, flow: Flow, client: GraphClient) -> object:
         fields = TemplateFields(
