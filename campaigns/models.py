@@ -248,6 +248,8 @@ class RecipientQuerySet(models.QuerySet):
         One conditional UPDATE (queued -> sending, claimed_at) of a row locked with SKIP LOCKED: two
         workers never claim the same person, and neither waits for the other.
         """
+        if connection.vendor != "postgresql":
+            return self.claim_next_portably(campaign_id)
         table, profiles = Recipient._meta.db_table, Profile._meta.db_table
         queued, sending = Recipient.Status.QUEUED, Recipient.Status.SENDING
         with connection.cursor() as cursor:
@@ -275,6 +277,37 @@ class RecipientQuerySet(models.QuerySet):
         names = ("id", "whatsapp_id", "attempts", *PROFILE_COLUMNS, "properties")
         return dict(zip(names, row, strict=True))
 
+    def claim_next_portably(self, campaign_id: int) -> dict | None:
+        """claim_next for databases without UPDATE ... RETURNING in a CTE or SKIP LOCKED (SQLite, the
+        default of `make run`): the same conditional UPDATE, tried on the next due row until one
+        is won. SQLite takes one writer at a time, so this is as safe there, only less concurrent."""
+        for _ in range(20):
+            pk = (
+                self.filter(campaign_id=campaign_id)
+                .due()
+                .order_by("id")
+                .values_list("id", flat=True)
+                .first()
+            )
+            if pk is None:
+                return None
+            won = self.filter(pk=pk, status=Recipient.Status.QUEUED).update(
+                status=Recipient.Status.SENDING,
+                claimed_at=timezone.now(),
+                attempts=models.F("attempts") + 1,
+            )
+            if won:
+                person = self.select_related("profile").get(pk=pk)
+                profile = person.profile
+                return {
+                    "id": person.pk,
+                    "whatsapp_id": person.whatsapp_id,
+                    "attempts": person.attempts,
+                    **{name: getattr(profile, name, None) for name in PROFILE_COLUMNS},
+                    "properties": profile.properties if profile else None,
+                }
+        return None
+
     def record_sent(self, sent: list[tuple[int, str, str]] | list[tuple[int, str]]) -> int:
         """Meta's answers for many sends at once: (recipient id, wamid[, flow token]).
 
@@ -284,6 +317,8 @@ class RecipientQuerySet(models.QuerySet):
         if not sent:
             return 0
         rows = [(row[0], row[1], row[2] if len(row) > 2 else "") for row in sent]
+        if connection.vendor != "postgresql":
+            return self.record_sent_portably(rows)
         values = ", ".join(["(%s::bigint, %s, %s)"] * len(rows))
         table = Recipient._meta.db_table
         with connection.cursor() as cursor:
@@ -304,6 +339,30 @@ class RecipientQuerySet(models.QuerySet):
                 + [Recipient.Status.QUEUED, Recipient.Status.CANCELLED],
             )
             return cursor.rowcount
+
+    def record_sent_portably(self, rows: list[tuple[int, str, str]]) -> int:
+        """record_sent one row at a time, for databases without UPDATE ... FROM (VALUES ...)."""
+        now, changed = timezone.now(), 0
+        for pk, wamid, token in rows:
+            person = self.filter(pk=pk).exclude(
+                status__in=[Recipient.Status.QUEUED, Recipient.Status.CANCELLED]
+            )
+            person = person.first()
+            if person is None:
+                continue
+            person.wamid = person.wamid or wamid
+            person.flow_token = token or person.flow_token
+            if person.status == Recipient.Status.SENDING:
+                person.status, person.status_at = Recipient.Status.SENT, now
+            person.sent_at = person.sent_at or now
+            person.error = person.error_code = ""
+            person.save(
+                update_fields=[
+                    "wamid", "flow_token", "status", "status_at", "sent_at", "error", "error_code",
+                ]
+            )  # fmt: skip
+            changed += 1
+        return changed
 
     def give_up_unanswered(self, claimed_before: datetime) -> int:
         """Claimed before `claimed_before` and still no answer nor status webhook: the send may or may

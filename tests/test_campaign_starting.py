@@ -158,3 +158,34 @@ def test_the_beat_schedule_runs_the_dispatcher_every_minute(settings):
 
     app.loader.import_default_modules()
     assert entry["task"] in app.tasks
+
+
+def test_the_orm_path_for_sqlite_freezes_claims_and_records_like_the_postgresql_one(db, template):
+    """`make run` keeps SQLite by default: the ORM path it takes gives what the SQL path gives."""
+    from campaigns.sending import freeze
+
+    make_people(4, city="London")
+    make_people(1, start=5, city="Paris")
+    campaign = scheduled(
+        template,
+        control_percent=25,
+        segment={"rules": [{"kind": "property", "field": "city", "value": "London"}]},
+    )
+    freeze._insert_audience_portably(campaign)
+    freeze._insert_audience_portably(campaign)  # a second copy adds nobody
+    freeze._set_aside_portably(campaign)
+    statuses = sorted(campaign.recipients.values_list("status", flat=True))
+    assert statuses == ["control", "queued", "queued", "queued"]
+
+    claimed = Recipient.objects.claim_next_portably(campaign.pk)
+    queued = campaign.recipients.filter(status="queued").order_by("id").first()
+    second = Recipient.objects.claim_next(campaign.pk)  # the SQL path, for the same shape
+    assert set(claimed) == set(second)
+    assert claimed["whatsapp_id"] != second["whatsapp_id"]
+    assert queued.whatsapp_id in (claimed["whatsapp_id"], second["whatsapp_id"])
+    assert claimed["city"] == "London" and claimed["attempts"] == 1
+
+    assert Recipient.objects.record_sent_portably([(claimed["id"], "wamid.A", "tok-A")]) == 1
+    sent = Recipient.objects.get(pk=claimed["id"])
+    assert (sent.status, sent.wamid, sent.flow_token) == ("sent", "wamid.A", "tok-A")
+    assert sent.sent_at is not None
