@@ -15,10 +15,11 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from audience.models import Event, Profile
+from templates_app.variables import (
+    PROFILE_FIELDS,  # a rule names one of these, else a custom property
+)
 from wabas.models import Waba
 
-# Profile fields a rule may name; anything else is a custom property (Profile.properties).
-PROFILE_FIELDS = ("name", "phone", "email", "gender", "date_of_birth", "city", "whatsapp_id")
 PROPERTY_OPS = {
     "equals": "is",
     "not_equals": "is not",

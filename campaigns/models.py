@@ -402,15 +402,6 @@ class Recipient(models.Model):
         Status.DELIVERED: 3,
         Status.READ: 4,
     }
-    # Held out or stopped: these never get a message.
-    NOT_SENT = (
-        Status.SUPPRESSED,
-        Status.OPTED_OUT,
-        Status.CONTROL,
-        Status.SKIPPED,
-        Status.CANCELLED,
-    )
-
     UNKNOWN_OUTCOME = (
         "Unknown, not re-sent: the send may have reached Meta but its answer was lost and no status "
         "webhook came back, so it was not sent again (that could have sent it twice)."
@@ -503,8 +494,3 @@ class Recipient(models.Model):
         self.error_code, self.error = error_code, error
         self.status_at = timezone.now()
         self.save(update_fields=["status", "error_code", "error", "status_at"])
-
-    def mark_sent(self, wamid: str) -> None:
-        """Meta took the message (one at a time; the sender records them in bulk with record_sent)."""
-        Recipient.objects.record_sent([(self.pk, wamid)])
-        self.refresh_from_db()

@@ -297,7 +297,8 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
     target = request.htmx.target if request.htmx else None
     filters = RecipientFilter(request.GET or None)
     context: dict = {"campaign": campaign, "filters": filters}
-    if target != "recipient-table":
+    if target != "recipient-table" and campaign.status != Campaign.Status.DRAFT:
+        # A draft has no recipients yet: its page shows the review instead of results.
         context["results"] = results_of(campaign)
         context["chart"] = chart(campaign)
         context["actions"] = [

@@ -12,7 +12,7 @@ import re
 from django.db import transaction
 
 from flowsadmin.tokens import issue_flow_token
-from templates_app.models import MessageTemplate
+from templates_app.webhooks import find_template
 from wabas.models import Waba
 
 from .models import Campaign, CampaignActionNotAllowed, Recipient
@@ -77,26 +77,13 @@ def handle_message_statuses(waba: Waba, value: dict) -> str:
     return " ".join(said)
 
 
-def _template_of(waba: Waba, value: dict) -> MessageTemplate | None:
-    template_id = str(value.get("message_template_id", "") or "")
-    templates = MessageTemplate.objects.filter(waba=waba)
-    template = templates.filter(meta_template_id=template_id).first() if template_id else None
-    if template is None:
-        language = str(value.get("message_template_language", "") or "")
-        template = templates.filter(
-            name=value.get("message_template_name", ""),
-            language__in={language, language.replace("-", "_")},
-        ).first()
-    return template
-
-
 def handle_template_status(waba: Waba, value: dict) -> str:
     """message_template_status_update: a template Meta paused pauses its sending campaigns (before
     they hit 132015), and approved again resumes the ones Meta's pause stopped."""
     event = str(value.get("event", ""))
     if event not in ("APPROVED", "PAUSED", "DISABLED"):
         return ""
-    template = _template_of(waba, value)
+    template = find_template(waba, value)
     if template is None:
         return ""
     from .tasks import send_campaign_task

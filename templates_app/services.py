@@ -335,7 +335,7 @@ def delete_templates(template: MessageTemplate, *, client: GraphClient) -> list[
     family = list(MessageTemplate.objects.named(template.waba, template.name))
     for member in family:
         member.require("delete")
-    if any(member.campaigns.exists() for member in family):
+    if template.campaigns.model.objects.filter(template__in=family).exists():
         raise TemplateActionNotAllowed(
             "A campaign uses this template: it stays as long as the campaign does."
         )

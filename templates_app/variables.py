@@ -132,12 +132,3 @@ def to_meta(text: str) -> str:
 def fill(text: str, values: Mapping[str, str]) -> str:
     """The text with each variable replaced by its value (by variable name), as a phone shows it."""
     return ANY_VARIABLE.sub(lambda m: values.get(m.group(1)) or m.group(0), text or "")
-
-
-def value_from_profile(variable: str, profile: object) -> str:
-    """A campaign's value for a variable: the profile's field, or its custom property."""
-    key = variable.split(".", 1)[1] if "." in variable else variable
-    if key in PROFILE_FIELDS:
-        return str(getattr(profile, key, "") or "")
-    properties = getattr(profile, "properties", None) or {}
-    return str(properties.get(key, "") or "")

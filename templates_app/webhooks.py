@@ -10,7 +10,7 @@ from wabas.models import Waba
 from .models import MessageTemplate
 
 
-def _find(waba: Waba, value: dict) -> MessageTemplate | None:
+def find_template(waba: Waba, value: dict) -> MessageTemplate | None:
     """By Meta's id (a number in these webhooks), else by name and language (en_US or en-US)."""
     template_id = str(value.get("message_template_id", "") or "")
     templates = waba.templates.all()
@@ -35,7 +35,7 @@ def handle_template_status(waba: Waba, value: dict) -> str:
         # One of Meta's own examples labels a quality change with this field.
         return handle_template_quality(waba, value)
     event = str(value.get("event", ""))
-    template = _find(waba, value)
+    template = find_template(waba, value)
     if template is None:
         return _unknown(value, event)
     if not template.apply_review(
@@ -51,7 +51,7 @@ def handle_template_status(waba: Waba, value: dict) -> str:
 def handle_template_quality(waba: Waba, value: dict) -> str:
     """message_template_quality_update: GREEN, YELLOW, RED or UNKNOWN."""
     score = str(value.get("new_quality_score", ""))
-    template = _find(waba, value)
+    template = find_template(waba, value)
     if template is None:
         return _unknown(value, f"quality {score}")
     if not template.apply_quality(score):
@@ -61,7 +61,7 @@ def handle_template_quality(waba: Waba, value: dict) -> str:
 
 def handle_template_category(waba: Waba, value: dict) -> str:
     """template_category_update: the day-ahead notice, or the move itself."""
-    template = _find(waba, value)
+    template = find_template(waba, value)
     if template is None:
         return _unknown(value, "category update")
     if value.get("new_category"):
