@@ -322,9 +322,10 @@ def send_due(campaign_id: int, *, seconds: float | None = None, threads: int | N
     for worker in workers:
         worker.start()
     try:
-        while any(worker.is_alive() for worker in workers):
+        # Look once per round: a thread can end between a check and the join, so join one seen alive.
+        while alive := [worker for worker in workers if worker.is_alive()]:
             beat.set(heartbeat_key(campaign_id), 1, ex=HEARTBEAT_SECONDS)
-            next(worker for worker in workers if worker.is_alive()).join(POLL_SECONDS)
+            alive[0].join(POLL_SECONDS)
             campaign.refresh_from_db(fields=["status", "quiet_start", "quiet_end", "time_zone"])
             if campaign.status != Campaign.Status.SENDING or campaign.quiet_until() is not None:
                 run.stop.set()
