@@ -16,8 +16,7 @@ from django.views.decorators.http import require_POST
 
 from audience.models import Event
 from audience.services import answer_keys, as_text
-from exchange.metrics import endpoint_health, screens_reached
-from exchange.screens import screens_of
+from exchange.insights import insights_context
 from wabas.access import current_waba
 from wabas.graph import GraphClient, MetaError
 from wabas.views import key_panel_context
@@ -191,7 +190,6 @@ def flow_detail(request: HttpRequest, pk: int) -> HttpResponse:
             else:
                 _say_saved(request, flow)
                 return redirect("flows:detail", pk=flow.pk)
-    health = endpoint_health(flow.pk)
     context = {
         "flow": flow,
         "form": form,
@@ -204,10 +202,7 @@ def flow_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 "requires_our_token": flow.requires_our_token,
             }
         ),
-        "funnel": _funnel(flow),
-        "health": health,
-        "health_rows": [("Last hour", health["hour"]), ("Last day", health["day"])],
-        "endpoint_errors": flow.endpoint_errors.all()[:10],
+        **insights_context(flow),
     }
     if request.user.has_perm("audience.view_profile"):
         context |= _responses_page(flow, request.GET.get("page"))
@@ -222,22 +217,6 @@ def _responses_page(flow: Flow, page_number: str | None) -> dict:
     columns = answer_keys(event.properties for event in page)
     rows = [(event, [as_text(event.properties.get(key)) for key in columns]) for event in page]
     return {"page": page, "response_columns": columns, "response_rows": rows}
-
-
-def _funnel(flow: Flow) -> list[dict] | None:
-    """Each screen in the JSON's order, then "Completed": distinct tokens, percent of the first row.
-    None when Redis, which keeps the screens reached, does not answer."""
-    # The screens as the endpoint that records the visits reads them.
-    screens = list(screens_of(flow.flow_json or "").ids)
-    reached = screens_reached(flow.pk, screens)
-    if reached is None:
-        return None
-    rows = [{"label": screen, "count": reached[screen]} for screen in screens]
-    rows.append({"label": "Completed", "count": Event.objects.responses(flow).count()})
-    base = rows[0]["count"] or max(row["count"] for row in rows)
-    for row in rows:
-        row["percent"] = min(100, round(row["count"] * 100 / base)) if base else 0
-    return rows
 
 
 def _initial(flow: Flow) -> dict:
