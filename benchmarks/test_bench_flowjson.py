@@ -88,3 +88,5 @@ def test_bench_validating_a_100_screen_flow():
     baseline = median_seconds(lambda: json.loads(text), number=20)
     validating = median_seconds(lambda: validate(text), number=5)
     report("validate 100-screen flow", validating, "json.loads", baseline)
+    # Issue 13's bound: the editor validates on every pause in typing.
+    assert validating < 0.020, f"{validating * 1000:.1f} ms for 100 screens; the bound is 20 ms"

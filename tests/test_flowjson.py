@@ -249,14 +249,14 @@ def test_is_publishable_refuses_unknown_versions():
 # --- components ---------------------------------------------------------------------------------
 
 
-def test_an_unknown_component_type_is_a_warning_not_an_error():
+def test_an_unknown_component_type_is_an_error_as_meta_refuses_it():
     flow = static_flow()
     children(flow, 0).insert(1, {"type": "StarRating", "name": "stars"})
     report = check(flow)
-    warning = only(report, "unknown-component")
-    assert report.ok and warning.path == "$.screens[0].layout.children[1].type"
-    assert 'Unknown component type "StarRating"' in warning.message
-    assert "placeholder" in warning.message
+    error = only(report, "unknown-component")
+    assert error.level == "error" and error.path == "$.screens[0].layout.children[1].type"
+    assert 'Unknown component type "StarRating"' in error.message
+    assert "placeholder" in error.message
 
 
 def test_a_component_newer_than_the_flow_version_names_the_version_that_introduced_it():
@@ -320,12 +320,12 @@ def test_a_wrong_type_says_what_is_expected():
     assert 'must be a whole number or a "${...}" reference, not a number' in error.message
 
 
-def test_text_over_meta_limits_is_a_warning():
+def test_text_over_meta_limits_is_an_error():
     flow = static_flow()
     children(flow, 0)[1]["label"] = "Your e-mail address, please"
-    warning = only(check(flow), "text-too-long")
-    assert warning.level == "warning"
-    assert "is 27 characters long; Meta allows 20" in warning.message
+    error = only(check(flow), "text-too-long")
+    assert error.level == "error"
+    assert "is 27 characters long; Meta allows at most 20" in error.message
 
 
 def test_a_number_too_large_for_a_float_is_a_number_but_not_a_whole_one():
@@ -350,7 +350,7 @@ def test_a_lone_surrogate_escape_is_checked_like_any_other_character():
     report = validate(json.dumps(flow, indent=2))
     too_long = only(report, "text-too-long")
     assert too_long.path == "$.screens[0].layout.children[0].label"
-    assert "is 21 characters long; Meta allows 20" in too_long.message
+    assert "is 21 characters long; Meta allows at most 20" in too_long.message
     wrong = only(report, "wrong-type")
     assert wrong.path == "$.routing_model.X\ud83d"
     assert wrong.message == '"X\ud83d" of routing_model must be a list [...], not text.'

@@ -12,7 +12,9 @@ Three layers, each message saying what is wrong and what to do:
    warning (the preview draws a placeholder) while a component newer than the Flow's `version` is
    an error naming the version that introduced it;
 3. cross-references: screen ids and terminal screens (`screens.py`, `components.py`), `${data.x}`
-   / `${form.x}` references (`references.py`), actions and navigation targets (`actions.py`),
+   / `${form.x}` references (`references.py`) and their types (`bindings.py`), what a screen
+   may hold (`layout.py`: per-screen counts, If and Switch branches), the journey (`journey.py`:
+   screen count, success, reachability), actions and navigation targets (`actions.py`),
    CleverTap's `ct-evt` / `ct-up` payload keys (`clevertap.py`), the endpoint keys
    (`data_api.py`) and the routing model (`routing.py`).
 
@@ -22,7 +24,18 @@ Meta's reference leaves unconfirmed are warnings where they would reject one of 
 
 from __future__ import annotations
 
-from . import actions, data_api, references, routing, schema, screens, versions
+from . import (
+    actions,
+    bindings,
+    data_api,
+    journey,
+    layout,
+    references,
+    routing,
+    schema,
+    screens,
+    versions,
+)
 from .components import INPUT_COMPONENTS
 from .context import Context
 from .report import JsonPath, Message, Report, format_message, format_path
@@ -81,7 +94,10 @@ def _run(ctx: Context) -> None:
     screens.collect_screens(ctx, family)
     for screen in ctx.screens:
         references.check_references(ctx, screen)
+        bindings.check_bindings(ctx, screen)
+    layout.check_layouts(ctx)
     actions.check_actions(ctx)
     screens.check_terminal_screens(ctx)
+    journey.check_journey(ctx)
     data_api.check_data_api(ctx)
     routing.check_routing_model(ctx)

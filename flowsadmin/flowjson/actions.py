@@ -95,6 +95,19 @@ def _check_navigate(
                 target_path,
             )
     payload = action.raw.get("payload")
+    missing = sorted(other.data_keys - set(payload if isinstance(payload, dict) else ()))
+    if missing:
+        names = ", ".join(f'"{key}"' for key in missing)
+        # The screen data contract: the next screen reads every field it declares.
+        ctx.warn(
+            "navigate-payload-incomplete",
+            f"The navigate payload to {other.label} does not supply "
+            f"{names}, which that screen declares in its "
+            f'"data": WhatsApp shows it empty or refuses the screen. Add "{missing[0]}": '
+            "(a value or a ${form...} / ${data...} reference) to the payload, or remove the "
+            "declaration.",
+            (*action.path, "payload") if isinstance(payload, dict) else target_path,
+        )
     if isinstance(payload, dict):
         for key in payload:
             if key not in other.data_keys and key not in CT_KEYS:

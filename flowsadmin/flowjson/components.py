@@ -87,11 +87,12 @@ def _component(
     name = comp.get("name")
     since = COMPONENT_SINCE.get(ctype)
     if since is None:
-        ctx.warn(
+        # Meta refuses a type it does not know; the preview still draws it as a placeholder.
+        ctx.error(
             "unknown-component",
-            f'Unknown component type "{ctype}" on {screen.label}: the preview draws it as a '
-            "placeholder and Meta will refuse it unless it is newer than this dashboard. "
-            f"Check the spelling (known types: {', '.join(sorted(COMPONENT_SINCE))}).",
+            f'Unknown component type "{ctype}" on {screen.label}: Meta refuses components it '
+            "does not know (the preview draws it as a placeholder). Check the spelling (known "
+            f"types: {', '.join(sorted(COMPONENT_SINCE))}).",
             (*path, "type"),
         )
         if isinstance(name, str):
@@ -109,6 +110,11 @@ def _component(
         label = f'{ctype} "{name}"' if isinstance(name, str) and name else ctype
         check(ctx, family.components[ctype], comp, path, owner=f"{label} on {screen.label}")
         _check_component_properties(ctx, screen, family, ctype, comp, path)
+        if ctype in ("TextBody", "TextCaption") and isinstance(comp.get("text"), list):
+            _check_text_list(ctx, screen, ctype, comp, path)
+        for low, high in _MIN_MAX:
+            if low in comp and high in comp:
+                _check_min_max(ctx, screen, ctype, comp, path, low, high)
 
     if ctype in INPUT_COMPONENTS:
         if isinstance(name, str):
@@ -123,8 +129,6 @@ def _component(
             )
     if ctype == "Footer":
         screen.has_footer = True
-        if not in_branch:
-            screen.footers.append(path)
 
     _collect_actions(screen, ctype, comp, path)
     containers = {"Form": ("children",), "If": ("then", "else"), "Switch": ("cases",)}
@@ -179,6 +183,51 @@ def _check_component_properties(
                 "refuses empty or blank text: write a value or remove the property.",
                 (*path, key),
             )
+
+
+def _check_text_list(ctx: Context, screen: Screen, ctype: str, comp: dict, path: JsonPath) -> None:
+    # Meta's components reference: from 5.1 TextBody and TextCaption take "text" as a list of
+    # strings (one paragraph each), with "markdown": true.
+    where = (*path, "text")
+    if ctx.before("5.1"):
+        ctx.error(
+            "text-list-too-new",
+            f'"text" of {ctype} on {screen.label} is a list; a list of strings needs version 5.1 '
+            'or later (with "markdown": true): raise "version", or join the text into one string.',
+            where,
+        )
+    elif comp.get("markdown") is not True:
+        ctx.error(
+            "text-list-needs-markdown",
+            f'"text" of {ctype} on {screen.label} is a list of strings, which Meta accepts only '
+            'with markdown: add "markdown": true to the component, or join the text into one '
+            "string.",
+            where,
+        )
+
+
+# Lower and upper bounds Meta compares: a minimum above its maximum can never be met.
+_MIN_MAX = (
+    ("min-chars", "max-chars"),
+    ("min-selected-items", "max-selected-items"),
+    ("min-uploaded-photos", "max-uploaded-photos"),
+    ("min-uploaded-documents", "max-uploaded-documents"),
+    ("min-days", "max-days"),
+)
+
+
+def _check_min_max(
+    ctx: Context, screen: Screen, ctype: str, comp: dict, path: JsonPath, low: str, high: str
+) -> None:
+    lo, hi = comp.get(low), comp.get(high)
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (lo, hi))
+    if numbers and lo > hi:
+        ctx.error(
+            "min-above-max",
+            f'"{low}" ({lo}) of {ctype} on {screen.label} is above its "{high}" ({hi}), so no '
+            f'answer can meet both: lower "{low}" or raise "{high}".',
+            (*path, low),
+        )
 
 
 def _collect_actions(screen: Screen, ctype: str, comp: dict, path: JsonPath) -> None:

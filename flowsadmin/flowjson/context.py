@@ -32,7 +32,6 @@ class Screen:
     terminal: bool
     data_keys: set[str] = field(default_factory=set)
     fields: set[str] = field(default_factory=set)  # names of its inputs, for ${form.x}
-    footers: list[JsonPath] = field(default_factory=list)  # outside If/Switch branches
     has_footer: bool = False
     actions: list[Action] = field(default_factory=list)
     refs: list[tuple[str, JsonPath]] = field(default_factory=list)  # texts with "${"

@@ -37,7 +37,7 @@ def check_data_api(ctx: Context) -> None:
             ("data_api_version",),
         )
     if refresh and not has_api:
-        ctx.warn(
+        ctx.error(
             "refresh-without-endpoint",
             "refresh_on_back asks the endpoint for fresh data, but the Flow has no "
             "data_api_version (no endpoint): remove refresh_on_back or add the endpoint keys.",

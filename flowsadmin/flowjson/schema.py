@@ -89,7 +89,7 @@ def check_root(ctx: Context, family: Family) -> None:
     check(ctx, family.root, ctx.data, ())
     for key in ctx.data:
         if key not in TOP_LEVEL_KEYS:
-            ctx.warn(
+            ctx.error(
                 "unknown-property",
                 f'"{key}" is not a Flow JSON top-level property (those are '
                 f"{', '.join(TOP_LEVEL_KEYS)}); Meta refuses properties it does not know: "
@@ -240,10 +240,11 @@ def _say(
         ctx.error("blank-text", f"{prop} of {where} is empty: write a value.", path)
     elif isinstance(kind, ValidationErrorKind.MaxLength):
         if "${" not in value:  # a reference's length says nothing about the text shown
-            ctx.warn(
+            # Meta's components reference gives these limits and refuses longer text.
+            ctx.error(
                 "text-too-long",
-                f"{prop} of {where} is {len(value)} characters long; Meta allows "
-                f"{kind.limit}: shorten it.",
+                f"{prop} of {where} is {len(value)} characters long; Meta allows at most "
+                f"{kind.limit}: shorten it by {len(value) - kind.limit}.",
                 path,
             )
     else:

@@ -172,13 +172,6 @@ def check_terminal_screens(ctx: Context) -> None:
                 '{"name": "complete", "payload": {}}} to its layout.',
                 (*screen.path, "terminal"),
             )
-        for extra in screen.footers[1:]:
-            ctx.error(
-                "more-than-one-footer",
-                f"{cap(screen.label)} has more than one Footer: a screen has at most "
-                "one. Remove this one, or put the alternatives in the two branches of an If.",
-                extra,
-            )
     if not any(screen.terminal for screen in ctx.screens):
         ctx.error(
             "no-terminal-screen",
