@@ -252,14 +252,22 @@ def _collect_actions(screen: Screen, ctype: str, comp: dict, path: JsonPath) -> 
 
 
 def _collect_refs(screen: Screen, value: dict, path: JsonPath, skip: tuple) -> None:
-    # Iterative: a payload may nest deeper than Python's recursion limit allows.
-    stack: list[tuple[Any, JsonPath]] = [(v, (*path, k)) for k, v in value.items() if k not in skip]
-    while stack:
-        item, where = stack.pop()
-        if isinstance(item, str):
+    # Iterative: a payload may nest deeper than Python's recursion limit allows. Most values hold
+    # no reference, so plain text is tested first and a container's path is built only when
+    # something inside it is kept (the 20 ms budget for 100 screens is spent mostly here).
+    stack: list[tuple[Any, JsonPath]] = []
+    for key, item in value.items():
+        if type(item) is str:
             if "${" in item:
-                screen.refs.append((item, where))
-        elif isinstance(item, dict):
-            stack.extend((v, (*where, k)) for k, v in item.items())
-        elif isinstance(item, list):
-            stack.extend((v, (*where, i)) for i, v in enumerate(item))
+                screen.refs.append((item, (*path, key)))
+        elif isinstance(item, dict | list) and key not in skip:
+            stack.append((item, (*path, key)))
+    while stack:
+        container, where = stack.pop()
+        pairs = container.items() if isinstance(container, dict) else enumerate(container)
+        for key, item in pairs:
+            if type(item) is str:
+                if "${" in item:
+                    screen.refs.append((item, (*where, key)))
+            elif isinstance(item, dict | list):
+                stack.append((item, (*where, key)))

@@ -66,6 +66,7 @@ def is_publishable(version: str) -> bool:
 
 
 @cache
+@cache
 def version_tuple(version: str) -> tuple[int, ...]:
     # "6.10" would come after "6.9": compare the numbers, not the text.
     return tuple(int(part) for part in version.split("."))
