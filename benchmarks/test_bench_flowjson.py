@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 from flowsadmin.flowjson import validate
 
@@ -88,8 +89,13 @@ def test_bench_validating_a_100_screen_flow():
     baseline = median_seconds(lambda: json.loads(text), number=20)
     validating = median_seconds(lambda: validate(text), number=5)
     report("validate 100-screen flow", validating, "json.loads", baseline)
-    # Issue 13's bound: 20 ms for 100 screens. On this shared machine a busy moment slows both
-    # sides alike, so past 20 ms the ratio decides: 9x json.loads is 20 ms where json.loads of
-    # this text takes its quiet ~2.2 ms.
-    ratio = validating / baseline
-    assert validating < 0.020 or ratio < 9, f"{validating * 1000:.1f} ms, {ratio:.1f}x json.loads"
+    # Issue 13's bound: 20 ms for 100 screens. On this shared machine other work slows a run
+    # down, never speeds it up, so the bound is checked on the quickest of many single runs.
+    quickest = min(_once(lambda: validate(text)) for _ in range(40))
+    assert quickest < 0.020, f"{quickest * 1000:.1f} ms at best for 100 screens"
+
+
+def _once(work) -> float:
+    start = time.perf_counter()
+    work()
+    return time.perf_counter() - start

@@ -70,6 +70,8 @@ def _check_self_navigation(ctx: Context) -> None:
 def _check_reachable(ctx: Context) -> None:
     if len(ctx.by_id) < 2:
         return
+    if any(code == "unknown-navigate-target" for _, code, _, _ in ctx.pending):
+        return  # a target being renamed: that message says it, "unreachable" would only echo it
     routing = ctx.data.get("routing_model")
     if not isinstance(routing, dict) and "data_api_version" in ctx.data:
         return  # the endpoint leads on, and without a routing model data_api.py already complains
