@@ -18,6 +18,10 @@ def handle_flows_change(waba: Waba, value: dict) -> str:
     if event == "FLOW_STATUS_CHANGE":
         new_status = value.get("new_status", "")
         was = flow.status
+        if value.get("warning"):
+            # Meta may add a warning to a status change (what will happen next, e.g. a version
+            # being frozen): a health alert the flow's page shows, even if the status is unknown.
+            flow.record_alert(event, value)
         if not flow.apply_status_change(new_status, message=value.get("message", "")):
             return f"unknown status {new_status!r} for {flow.name}, kept and not applied."
         if new_status == Flow.Status.DEPRECATED and was != Flow.Status.DEPRECATED:

@@ -54,6 +54,10 @@ class Account(models.Model):
     app_secret = EncryptedTextField()
     app_id = models.CharField("app id", max_length=25, blank=True)
     webhook_url = models.URLField("webhook callback URL", max_length=500)
+    # Whether the app is subscribed to the WABA (POST /{waba-id}/subscribed_apps). Meta delivers
+    # no webhook and publishes no endpoint Flow for an unsubscribed WABA. Accounts made before this
+    # was modelled stay subscribed; a test (or DELETE subscribed_apps) makes one unsubscribed.
+    subscribed = models.BooleanField("app subscribed", default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -227,6 +227,11 @@ def publish_flow(flow: Flow, *, notify: bool = True) -> Flow:
             raise PublishRefused(
                 "Missing Flows Signed Public Key: upload the business public key first."
             )
+        if not flow.account.subscribed:
+            raise PublishRefused(
+                "The WhatsApp Business Account is not subscribed to the app's webhooks: "
+                "subscribe it with POST /{waba-id}/subscribed_apps before publishing."
+            )
     return move_flow(flow, Flow.Status.PUBLISHED, notify=notify)
 
 
@@ -247,9 +252,18 @@ def send_webhook(account: Account, field: str, value: dict) -> SentWebhook:
         field=field,
         target=account.webhook_url,
         body=json.dumps(payload, separators=(",", ":")),
+        # Meta sends nothing for a WABA the app is not subscribed to; the row shows what was held.
+        error="" if account.subscribed else NOT_SUBSCRIBED,
     )
+    if not account.subscribed:
+        return delivery
     tasks.deliver_webhook_task.delay_on_commit(delivery.pk)
     return delivery
+
+
+NOT_SUBSCRIBED = (
+    "Not sent: the app is not subscribed to this WABA (POST /{waba-id}/subscribed_apps)."
+)
 
 
 def deliver_webhook(delivery: SentWebhook) -> bool:

@@ -499,3 +499,27 @@ def test_transient_errors_are_redacted_too(meta):
     assert TOKEN not in str(caught.value)
     assert TOKEN not in repr(caught.value)
     assert "[redacted]" in caught.value.message
+
+
+# --- the app's subscription to the WABA (issue 13) ------------------------------------------------
+
+
+def test_subscribe_app_posts_to_subscribed_apps_with_no_body(meta):
+    meta.reply({"success": True})
+    meta.client().subscribe_app(WABA_ID)
+    request = meta.only
+    assert (request.method, request.path) == ("POST", f"/meta/v23.0/{WABA_ID}/subscribed_apps")
+    assert request.body == b""
+
+
+def test_subscribe_app_refused_is_a_meta_error(meta):
+    meta.reply(meta_error(200, "Permissions error", status=403))
+    with pytest.raises(MetaError, match="Permissions error"):
+        meta.client().subscribe_app(WABA_ID)
+
+
+def test_list_subscribed_apps_unwraps_the_app_data(meta):
+    app = {"id": "300000000000001", "name": "Flows dashboard", "link": "https://example.test/"}
+    meta.reply({"data": [{"whatsapp_business_api_data": app}]})
+    assert meta.client().list_subscribed_apps(WABA_ID) == [app]
+    assert (meta.only.method, meta.only.path) == ("GET", f"/meta/v23.0/{WABA_ID}/subscribed_apps")

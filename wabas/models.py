@@ -44,6 +44,10 @@ class Waba(models.Model):
     # The last time we talked to Meta for this account, and what went wrong if it did.
     meta_checked_at = models.DateTimeField(null=True, blank=True)
     meta_error = models.TextField(blank=True)
+    # When Meta last confirmed our app is subscribed to this WABA's webhooks (subscribed_apps),
+    # and what Meta said when it refused.
+    subscribed_at = models.DateTimeField(null=True, blank=True)
+    subscription_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -67,6 +71,20 @@ class Waba(models.Model):
         self.meta_checked_at = timezone.now()
         self.meta_error = message
         self.save(update_fields=["meta_checked_at", "meta_error"])
+
+    def mark_subscribed(self) -> None:
+        self.subscribed_at = timezone.now()
+        self.subscription_error = ""
+        self.save(update_fields=["subscribed_at", "subscription_error"])
+
+    def mark_subscription_failed(self, message: str) -> None:
+        self.subscribed_at = None
+        self.subscription_error = message
+        self.save(update_fields=["subscribed_at", "subscription_error"])
+
+    @property
+    def subscribed(self) -> bool:
+        return self.subscribed_at is not None
 
     def masked_access_token(self) -> str:
         return mask(self.access_token)

@@ -53,8 +53,25 @@ def register_public_key(phone: PhoneNumber, *, client: GraphClient) -> PhoneNumb
 THROUGHPUT_LEVELS = {"STANDARD": 80, "HIGH": 1000}
 
 
+def subscribe_waba(waba: Waba, *, client: GraphClient) -> bool:
+    """Subscribe our app to the WABA's webhooks (POST /{waba-id}/subscribed_apps); record the outcome.
+
+    Returns whether Meta agreed. Transient failures propagate for the caller to retry.
+    """
+    try:
+        client.subscribe_app(waba.meta_waba_id)
+    except MetaTransientError:
+        raise
+    except MetaError as exc:
+        waba.mark_subscription_failed(str(exc))
+        return False
+    waba.mark_subscribed()
+    return True
+
+
 def connect_waba(waba: Waba, *, client: GraphClient) -> bool:
-    """Check the credentials by importing the WABA's phone numbers from Meta; record the outcome.
+    """Check the credentials by importing the WABA's phone numbers from Meta, then subscribe our app
+    to the WABA's webhooks; record both outcomes.
 
     Returns whether Meta answered. Transient failures propagate for the caller to retry.
     """
@@ -82,4 +99,6 @@ def connect_waba(waba: Waba, *, client: GraphClient) -> bool:
                 },
             )
         waba.mark_connected()
+    # Outside the transaction: a network call must not hold the numbers' row locks.
+    subscribe_waba(waba, client=client)
     return True

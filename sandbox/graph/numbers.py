@@ -49,6 +49,8 @@ def _phone_fields(call: Call, phone: PhoneNumber) -> dict:
 
 @route("waba", "subscribed_apps", "GET")
 def list_subscribed_apps(call: Call, account: Account) -> dict:
+    if not account.subscribed:
+        return {"data": []}
     app = {
         "id": account.app_id or "0",
         "name": "Sandbox app",
@@ -58,9 +60,17 @@ def list_subscribed_apps(call: Call, account: Account) -> dict:
 
 
 @route("waba", "subscribed_apps", "POST")
+def subscribe_app(call: Call, account: Account) -> dict:
+    """POST /{waba-id}/subscribed_apps: from now on the account's webhooks are delivered."""
+    account.subscribed = True
+    account.save(update_fields=["subscribed"])
+    return {"success": True}
+
+
 @route("waba", "subscribed_apps", "DELETE")
-def change_subscription(call: Call, account: Account) -> dict:
-    # Every account's webhooks go to its callback URL; the subscription itself is not modelled.
+def unsubscribe_app(call: Call, account: Account) -> dict:
+    account.subscribed = False
+    account.save(update_fields=["subscribed"])
     return {"success": True}
 
 

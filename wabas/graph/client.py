@@ -394,6 +394,28 @@ class GraphClient:
             ),
         }
 
+    # --- the app's subscription to the WABA ----------------------------------------------------
+
+    def subscribe_app(self, waba_id: str) -> None:
+        """POST /{waba-id}/subscribed_apps (no body): Meta delivers the WABA's webhooks to our app.
+
+        Without it no webhook (status changes, completions, message statuses) ever arrives, and
+        Meta refuses to publish endpoint Flows (139002). Repeating it is harmless.
+        """
+        self._expect_success(
+            self._request("POST", f"{waba_id}/subscribed_apps"), "subscribe the app to the WABA"
+        )
+
+    def list_subscribed_apps(self, waba_id: str) -> list[dict]:
+        """GET /{waba-id}/subscribed_apps: the apps that receive the WABA's webhooks."""
+        body = self._request("GET", f"{waba_id}/subscribed_apps")
+        items = body.get("data")
+        return [
+            item.get("whatsapp_business_api_data") or item
+            for item in (items if isinstance(items, list) else [])
+            if isinstance(item, dict)
+        ]
+
     # --- phone numbers --------------------------------------------------------------------------
 
     def list_phone_numbers(self, waba_id: str) -> list[dict]:
