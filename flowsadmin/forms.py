@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
+import phonenumbers
 from django import forms
 from django.conf import settings
 from django.core.validators import URLValidator
@@ -106,3 +108,38 @@ def refuse_private_url(url: str) -> str:
             "This points at a private or loopback address; the customer endpoint must be reachable on the internet."
         )
     return url
+
+
+class SendFlowMessageForm(forms.Form):
+    """One WhatsApp number to send the flow to as an interactive Flow message, and the button text."""
+
+    to = forms.CharField(
+        label="Send to",
+        max_length=40,
+        help_text="A WhatsApp number with its country code, e.g. +44 7700 900123.",
+    )
+    cta = forms.CharField(
+        label="Button text",
+        max_length=20,  # Meta's limit for flow_cta
+        initial="Open the flow",
+        help_text="What the message's button says, at most 20 characters.",
+    )
+
+    def clean_to(self) -> str:
+        """The number in E.164 without the +, as Meta's `to` takes it."""
+        text = self.cleaned_data["to"].strip()
+        candidate = text if text.startswith("+") else "+" + text
+        try:
+            number = phonenumbers.parse(candidate, None)
+        except phonenumbers.NumberParseException:
+            number = None
+        # "Possible" rather than "valid": test numbers such as +1 555 01xx are fictional.
+        if (
+            number is None
+            or not phonenumbers.is_possible_number(number)
+            or re.search(r"[A-Za-z]", text)
+        ):
+            raise forms.ValidationError(
+                f"{text} is not a phone number: write it with its country code, e.g. +44 7700 900123."
+            )
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164).lstrip("+")

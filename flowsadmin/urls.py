@@ -5,7 +5,7 @@ from django.urls import include, path
 from exchange.views import data_exchange
 from wabas.views import webhook
 
-from . import health, views
+from . import health, send_views, views
 
 flow_patterns = (
     [
@@ -17,6 +17,7 @@ flow_patterns = (
         path("<int:pk>/revisions/<int:number>/", views.flow_revision, name="revision"),
         path("<int:pk>/preview/", views.flow_preview, name="preview"),
         path("<int:pk>/responses.csv", views.flow_responses_csv, name="responses_csv"),
+        path("<int:pk>/send-message/", send_views.flow_send_message, name="send_message"),
         path("<int:pk>/<slug:action>/", views.flow_action, name="action"),
     ],
     "flows",

@@ -25,6 +25,7 @@ from . import flowjson
 from .forms import EndpointSettingsForm, FlowFilterForm, FlowForm
 from .models import Flow, FlowActionNotAllowed
 from .preview import build_preview_from_text
+from .send_views import send_context
 from .services import (
     FlowFields,
     FlowNotReady,
@@ -203,6 +204,7 @@ def flow_detail(request: HttpRequest, pk: int) -> HttpResponse:
             }
         ),
         **insights_context(flow),
+        **send_context(request, flow),
     }
     if request.user.has_perm("audience.view_profile"):
         context |= _responses_page(flow, request.GET.get("page"))

@@ -530,6 +530,14 @@ class Message(models.Model):
     class Meta:
         ordering = ["-created_at", "-pk"]
 
+    @property
+    def sent_in_draft_mode(self) -> bool:
+        """An interactive Flow message sent with mode draft: the phone opens its DRAFT flow."""
+        interactive = self.payload.get("interactive") if isinstance(self.payload, dict) else None
+        action = interactive.get("action") if isinstance(interactive, dict) else None
+        parameters = action.get("parameters") if isinstance(action, dict) else None
+        return isinstance(parameters, dict) and parameters.get("mode") == "draft"
+
     @staticmethod
     def new_wamid() -> str:
         return "wamid." + secrets.token_urlsafe(36)

@@ -523,3 +523,48 @@ def test_list_subscribed_apps_unwraps_the_app_data(meta):
     meta.reply({"data": [{"whatsapp_business_api_data": app}]})
     assert meta.client().list_subscribed_apps(WABA_ID) == [app]
     assert (meta.only.method, meta.only.path) == ("GET", f"/meta/v23.0/{WABA_ID}/subscribed_apps")
+
+
+def test_send_flow_message_posts_an_interactive_flow_message_version_3(meta):
+    meta.reply(
+        {
+            "contacts": [{"input": "15551234567", "wa_id": "15551234567"}],
+            "messages": [{"id": "wamid.X"}],
+        }
+    )
+    sent = meta.client().send_flow_message(
+        PHONE_ID,
+        to="15551234567",
+        flow_id=FLOW_ID,
+        flow_cta="Book now",
+        body="Pick a slot",
+        flow_token="wft1.token",
+        mode="draft",
+        screen="PICK_SLOT",
+        data={"zip": "10115"},
+    )
+    assert sent.wamid == "wamid.X"
+    request = meta.only
+    assert (request.method, request.path) == ("POST", f"/meta/v23.0/{PHONE_ID}/messages")
+    assert request.json == {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": "15551234567",
+        "type": "interactive",
+        "interactive": {
+            "type": "flow",
+            "body": {"text": "Pick a slot"},
+            "action": {
+                "name": "flow",
+                "parameters": {
+                    "flow_message_version": "3",
+                    "flow_id": FLOW_ID,
+                    "flow_token": "wft1.token",
+                    "flow_cta": "Book now",
+                    "mode": "draft",
+                    "flow_action": "navigate",
+                    "flow_action_payload": {"screen": "PICK_SLOT", "data": {"zip": "10115"}},
+                },
+            },
+        },
+    }

@@ -136,8 +136,14 @@ def send_message(call: Call, phone: PhoneNumber) -> dict:
         )
     _check_throughput(phone)
     _injected_fault(wa_id)
-    if params.get("type", "text") != "template":
-        raise _not_valid("The sandbox sends template messages only (type template).")
+    kind = params.get("type", "text")
+    if kind == "interactive":
+        return _send_interactive(phone, params, to=str(to), wa_id=wa_id)
+    if kind != "template":
+        raise _not_valid(
+            "The sandbox sends template messages and interactive Flow messages only (type "
+            "template or interactive)."
+        )
     spec = params.get("template")
     name = spec.get("name") if isinstance(spec, dict) else None
     if not isinstance(name, str) or not name:
@@ -167,11 +173,103 @@ def send_message(call: Call, phone: PhoneNumber) -> dict:
             **shown,
         )
         tasks.advance_message_task.apply_async_on_commit((message.pk,), countdown=STATUS_DELAY)
+    return _accepted(message, to=str(to), wa_id=wa_id)
+
+
+def _accepted(message: Message, *, to: str, wa_id: str) -> dict:
     return {
         "messaging_product": "whatsapp",
-        "contacts": [{"input": str(to), "wa_id": wa_id}],
+        "contacts": [{"input": to, "wa_id": wa_id}],
         "messages": [{"id": message.wamid, "message_status": "accepted"}],
     }
+
+
+# --- interactive Flow messages --------------------------------------------------------------------
+
+
+def _send_interactive(phone: PhoneNumber, params: dict, *, to: str, wa_id: str) -> dict:
+    """An interactive Flow message (type interactive, interactive.type flow), checked as Meta does:
+    flow_message_version "3", one of flow_id / flow_name naming a flow of this account, a flow_cta
+    of at most 20 characters, a body, and mode draft for a DRAFT flow (the only way to send one)."""
+    interactive = params.get("interactive")
+    if not isinstance(interactive, dict) or interactive.get("type") != "flow":
+        raise _not_valid("interactive.type must be flow: the sandbox sends Flow messages only.")
+    action = interactive.get("action")
+    parameters = action.get("parameters") if isinstance(action, dict) else None
+    if not isinstance(parameters, dict) or action.get("name") != "flow":
+        raise _missing("interactive.action needs name flow and its parameters.")
+    if str(parameters.get("flow_message_version", "")) != "3":
+        raise _not_valid('flow_message_version must be "3".')
+    flow = _interactive_flow(phone.account, parameters)
+    cta = parameters.get("flow_cta")
+    if not isinstance(cta, str) or not cta.strip():
+        raise _missing("The parameter flow_cta is required.")
+    if len(cta) > 20:
+        raise _not_valid("flow_cta is at most 20 characters.")
+    body = interactive.get("body")
+    text = body.get("text") if isinstance(body, dict) else None
+    if not isinstance(text, str) or not text.strip():
+        raise _missing("The parameter interactive.body.text is required.")
+    mode = parameters.get("mode", "published")
+    if mode not in ("published", "draft"):
+        raise _not_valid('mode is "published" or "draft".')
+    if flow.status == Flow.Status.DRAFT and mode != "draft":
+        raise _not_valid(f"The flow {flow.flow_id} is a DRAFT: send it with mode draft.")
+    token = parameters.get("flow_token", "unused")
+    if not isinstance(token, str) or not token.strip():
+        raise _not_valid("flow_token can't be empty.")
+    flow_action = parameters.get("flow_action", "navigate")
+    payload = parameters.get("flow_action_payload") or {}
+    if flow_action not in ("navigate", "data_exchange") or not isinstance(payload, dict):
+        raise _not_valid('flow_action is "navigate" or "data_exchange".')
+    screen = payload.get("screen") or ""
+    if flow_action == "navigate":
+        screen = screen or next(iter(flow.screen_ids()), "")
+        if screen not in flow.entry_screens():
+            raise _not_valid(f"flow_action_payload.screen {screen!r} is not an entry screen.")
+    data = payload.get("data")
+    if data is not None and (not isinstance(data, dict) or not data):
+        raise _not_valid("flow_action_payload.data must be a non-empty object.")
+    header = interactive.get("header")
+    footer = interactive.get("footer")
+    with transaction.atomic():
+        message = Message.objects.create(
+            phone=phone,
+            wamid=Message.new_wamid(),
+            to=wa_id,
+            template_name="",
+            flow=flow,
+            payload=params,
+            header_format="TEXT" if isinstance(header, dict) and header.get("text") else "",
+            header_text=header.get("text", "") if isinstance(header, dict) else "",
+            body_text=text,
+            footer_text=footer.get("text", "") if isinstance(footer, dict) else "",
+            button_text=cta,
+            button_flow_id=flow.flow_id,
+            flow_action=flow_action,
+            navigate_screen=screen if flow_action == "navigate" else "",
+            flow_token=token,
+            flow_action_data=data or {},
+        )
+        tasks.advance_message_task.apply_async_on_commit((message.pk,), countdown=STATUS_DELAY)
+    return _accepted(message, to=to, wa_id=wa_id)
+
+
+def _interactive_flow(account: Account, parameters: dict) -> Flow:
+    flow_id, name = parameters.get("flow_id"), parameters.get("flow_name")
+    if bool(flow_id) == bool(name):
+        raise _missing("Give exactly one of flow_id and flow_name.")
+    found = account.flows.filter(**({"flow_id": str(flow_id)} if flow_id else {"name": name}))
+    flow = found.first()
+    if flow is None:
+        raise _not_valid(f"No flow {flow_id or name!r} in this WhatsApp Business Account.")
+    if flow.status in (Flow.Status.BLOCKED, Flow.Status.DEPRECATED):
+        raise GraphError(
+            132068,
+            "(#132068) Flow is in blocked state",
+            details=f"The flow {flow.flow_id} is {flow.status} and cannot be sent.",
+        )
+    return flow
 
 
 def _sendable_template(account: Account, name: str, code: str) -> Template:

@@ -127,7 +127,7 @@ def _unavailable(message: Message, flow: Flow | None) -> str:
         )
     if flow.status in (Flow.Status.DEPRECATED, Flow.Status.BLOCKED):
         return f"{flow.name} ({flow.flow_id}) is {flow.status} on the sandbox Meta: WhatsApp won't open it."
-    if flow.status == Flow.Status.DRAFT:
+    if flow.status == Flow.Status.DRAFT and not message.sent_in_draft_mode:
         return f"{flow.name} ({flow.flow_id}) is a DRAFT: a template's button opens only published flows."
     return ""
 

@@ -547,6 +547,69 @@ class GraphClient:
 
     # --- messages -------------------------------------------------------------------------------
 
+    def send_flow_message(
+        self,
+        phone_number_id: str,
+        *,
+        to: str,
+        flow_id: str,
+        flow_cta: str,
+        body: str,
+        flow_token: str,
+        mode: str = "published",
+        flow_action: str = "navigate",
+        screen: str | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> SentMessage:
+        """POST /{phone-number-id}/messages (type interactive, action flow): a Flow message to one person.
+
+        flow_message_version is "3", the only one; mode "draft" is the only way to send a DRAFT flow
+        (for testing before publishing). flow_action "navigate" opens `screen` (the first one when
+        None) with `data` (Meta needs it, when given, to be a non-empty object); "data_exchange"
+        asks the flow's endpoint for the first screen (INIT).
+        Never retried, like every send.
+        """
+        parameters: dict[str, Any] = {
+            "flow_message_version": "3",
+            "flow_id": flow_id,
+            "flow_token": flow_token,
+            "flow_cta": flow_cta,
+            "mode": mode,
+        }
+        parameters["flow_action"] = flow_action
+        if flow_action == "navigate" and screen:
+            parameters["flow_action_payload"] = {"screen": screen} | (
+                {"data": dict(data)} if data else {}
+            )
+        payload = {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": to,
+            "type": "interactive",
+            "interactive": {
+                "type": "flow",
+                "body": {"text": body},
+                "action": {"name": "flow", "parameters": parameters},
+            },
+        }
+        return self._sent(
+            self._request("POST", f"{phone_number_id}/messages", json=payload, retry=False), to
+        )
+
+    @staticmethod
+    def _sent(answer: dict, to: str) -> SentMessage:
+        try:
+            message = answer["messages"][0]
+            wamid = str(message["id"])
+        except (KeyError, IndexError, TypeError):
+            raise MetaError("Meta accepted the message but returned no message id.") from None
+        contacts = answer.get("contacts") or [{}]
+        return SentMessage(
+            wamid=wamid,
+            message_status=str(message.get("message_status") or "accepted"),
+            wa_id=str(contacts[0].get("wa_id") or to),
+        )
+
     def send_template_message(
         self,
         phone_number_id: str,
@@ -593,14 +656,4 @@ class GraphClient:
         if biz_opaque_callback_data is not None:
             payload["biz_opaque_callback_data"] = biz_opaque_callback_data
         answer = self._request("POST", f"{phone_number_id}/messages", json=payload, retry=False)
-        try:
-            message = answer["messages"][0]
-            wamid = str(message["id"])
-        except (KeyError, IndexError, TypeError):
-            raise MetaError("Meta accepted the message but returned no message id.") from None
-        contacts = answer.get("contacts") or [{}]
-        return SentMessage(
-            wamid=wamid,
-            message_status=str(message.get("message_status") or "accepted"),
-            wa_id=str(contacts[0].get("wa_id") or to),
-        )
+        return self._sent(answer, to)
