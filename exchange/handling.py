@@ -37,7 +37,7 @@ from . import answers, crypto, relay
 from .cache import hosted_flow, private_key
 from .metrics import record_endpoint_request, record_screen_visit
 from .models import EndpointError
-from .screens import Screens, screens_of
+from .screens import Screens, contract_problems, screens_of
 
 logger = logging.getLogger(__name__)
 
@@ -253,7 +253,20 @@ class Exchange:
                 Kind.NAVIGATION, f"The routing model has no route {self.screen} → {target}."
             )
             return self.error(NOT_AVAILABLE)
+        # Only a data_exchange payload is meant as the next screen's data (INIT and BACK carry none).
+        problems = self.contract_problems(target, data) if self.action == "data_exchange" else []
+        if problems:
+            # The Flow JSON's own payload: the screen is still shown (the validator warned), the
+            # problem kept for the flow's health so the author sees which field.
+            self.record(
+                Kind.DATA_CONTRACT,
+                f"The data for {target} does not match what it declares: {'; '.join(problems)}.",
+                next_screen=target,
+            )
         return answers.screen_response(self.version, target, data)
+
+    def contract_problems(self, target: str, data: dict) -> list[str]:
+        return contract_problems(self.flow_screens.declared.get(target, {}), data)
 
     def relay(self) -> dict:
         """Ask the customer's endpoint for the next screen, with the clean decrypted request."""
@@ -307,6 +320,18 @@ class Exchange:
                 f"The answer names {screen}, but the routing model has no route {self.screen} → "
                 f"{screen}.",
                 url=url,
+            )
+            return self.error(TRY_AGAIN)
+        problems = self.contract_problems(screen, data)
+        if problems:
+            # WhatsApp would refuse the screen with a generic failure; the user gets our clean
+            # error instead, and the flow's health names the field.
+            self.record(
+                Kind.DATA_CONTRACT,
+                f"The customer endpoint's data for {screen} does not match what it declares: "
+                f"{'; '.join(problems)}.",
+                url=url,
+                next_screen=screen,
             )
             return self.error(TRY_AGAIN)
         return answers.screen_response(self.version, screen, data)

@@ -24,6 +24,7 @@ class EndpointError(models.Model):
         CUSTOMER_TIMEOUT = "customer_timeout", "Customer endpoint timed out"
         CUSTOMER_STATUS = "customer_status", "Customer endpoint answered with an error"
         CUSTOMER_INVALID = "customer_invalid", "Customer endpoint answer unusable"
+        DATA_CONTRACT = "data_contract", "Data does not match the next screen's declaration"
 
     flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="endpoint_errors")
     kind = models.CharField(max_length=20, choices=Kind)

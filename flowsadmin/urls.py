@@ -2,7 +2,7 @@ from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from exchange.views import data_exchange
+from exchange.views import data_exchange, flow_contract_test
 from wabas.views import webhook
 
 from . import health, send_views, views
@@ -18,6 +18,7 @@ flow_patterns = (
         path("<int:pk>/preview/", views.flow_preview, name="preview"),
         path("<int:pk>/responses.csv", views.flow_responses_csv, name="responses_csv"),
         path("<int:pk>/send-message/", send_views.flow_send_message, name="send_message"),
+        path("<int:pk>/contract-test/", flow_contract_test, name="contract_test"),
         path("<int:pk>/<slug:action>/", views.flow_action, name="action"),
     ],
     "flows",

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 from audience.models import Event
 from audience.services import answer_keys, as_text
 from exchange.insights import insights_context
+from exchange.views import contract_context
 from wabas.access import current_waba
 from wabas.graph import GraphClient, MetaError
 from wabas.views import key_panel_context
@@ -205,6 +206,7 @@ def flow_detail(request: HttpRequest, pk: int) -> HttpResponse:
         ),
         **insights_context(flow),
         **send_context(request, flow),
+        **contract_context(request, flow),
     }
     if request.user.has_perm("audience.view_profile"):
         context |= _responses_page(flow, request.GET.get("page"))

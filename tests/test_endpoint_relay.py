@@ -70,7 +70,7 @@ class Customer:
         ).start()
 
     def answer(self, request: dict) -> tuple[int, bytes, float | str]:
-        ok = {"screen": "YOUR_AGE", "data": {"age": "42", "toDisplay": "You are 42"}}
+        ok = {"screen": "YOUR_AGE", "data": {"name": "Jay", "age": "42", "toDisplay": "You are 42"}}
         if self.behaviour == "echo":
             return 200, json.dumps(ok).encode(), 0
         if self.behaviour == "slow":
@@ -143,7 +143,7 @@ def test_the_customer_gets_the_clean_request_and_picks_the_next_screen(
     assert answer == {
         "version": "3.0",
         "screen": "YOUR_AGE",
-        "data": {"age": "42", "toDisplay": "You are 42"},
+        "data": {"name": "Jay", "age": "42", "toDisplay": "You are 42"},
     }
     assert customer.received == [
         {
