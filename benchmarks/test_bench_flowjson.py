@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 import time
 
 from flowsadmin.flowjson import validate
@@ -89,10 +90,24 @@ def test_bench_validating_a_100_screen_flow():
     baseline = median_seconds(lambda: json.loads(text), number=20)
     validating = median_seconds(lambda: validate(text), number=5)
     report("validate 100-screen flow", validating, "json.loads", baseline)
-    # Issue 13's bound: 20 ms for 100 screens. On this shared machine other work slows a run
-    # down, never speeds it up, so the bound is checked on the quickest of many single runs.
+    # Issue 13's bound: 20 ms for 100 screens, checked on the quickest of many single runs (other
+    # work only ever slows a run down). On this shared machine a busy spell slows everything by as
+    # much as 4x, so then a load-proof ratio decides: validating and 7 json.loads (about as long)
+    # taken in turns, so both meet the same weather, and the median of the per-turn ratios. 9x
+    # json.loads is 20 ms where json.loads of this text takes its quiet ~2.2 ms.
     quickest = min(_once(lambda: validate(text)) for _ in range(40))
-    assert quickest < 0.020, f"{quickest * 1000:.1f} ms at best for 100 screens"
+    turns = []
+    for _ in range(30):
+        loads = _once(lambda: [json.loads(text) for _ in range(7)]) / 7
+        turns.append(_once(lambda: validate(text)) / loads)
+    ratio = statistics.median(turns)
+    print(  # noqa: T201
+        f"BENCH validate 100-screen flow: quickest {quickest * 1000:.1f} ms; {ratio:.2f}x "
+        "json.loads taken in turns"
+    )
+    assert quickest < 0.020 or ratio < 9, (
+        f"{quickest * 1000:.1f} ms at best, {ratio:.1f}x json.loads"
+    )
 
 
 def _once(work) -> float:

@@ -230,18 +230,22 @@ def _check_min_max(
         )
 
 
+_SLOTS = frozenset(ACTION_SLOTS)
+
+
 def _collect_actions(screen: Screen, ctype: str, comp: dict, path: JsonPath) -> None:
     for slot in ACTION_SLOTS:
         action = comp.get(slot)
         if isinstance(action, dict) and isinstance(action.get("name"), str):
             screen.actions.append(Action(action["name"], action, (*path, slot), ctype, slot))
-    # Options and navigation list items carry their own actions.
+    # Options and navigation list items carry their own actions (most carry none: a set
+    # intersection in C finds out without a lookup per slot).
     for list_key in ("data-source", "list-items"):
         items = comp.get(list_key)
         if not isinstance(items, list):
             continue
         for index, item in enumerate(items):
-            if not isinstance(item, dict):
+            if not isinstance(item, dict) or not (item.keys() & _SLOTS):
                 continue
             for slot in ACTION_SLOTS:
                 action = item.get(slot)

@@ -50,6 +50,7 @@ class Context:
         self.version: str | None = None  # only a known version; None turns version checks off
         self.screens: list[Screen] = []
         self.by_id: dict[str, Screen] = {}
+        self._before: dict[tuple[str | None, str], bool] = {}
 
     def error(self, code: str, message: str, path: JsonPath) -> None:
         self._add("error", code, message, path)
@@ -59,7 +60,13 @@ class Context:
 
     def before(self, since: str) -> bool:
         """Whether the Flow's version is known and older than `since`."""
-        return self.version is not None and version_tuple(self.version) < version_tuple(since)
+        # Asked for every component and property: remembered per version and `since`.
+        key = (self.version, since)
+        known = self._before.get(key)
+        if known is None:
+            known = self.version is not None and version_tuple(self.version) < version_tuple(since)
+            self._before[key] = known
+        return known
 
     def report(self) -> Report:
         locator = Locator(self.text)
