@@ -106,6 +106,11 @@ class Command(BaseCommand):
             # in-process instead. Only ever to the sandbox, never to a Meta the WABA was moved to.
             if waba.graph_base_url.rstrip("/") == sandbox_graph_url():
                 self._register_keys(waba, account)
+                # Our app subscribed to the WABA, as connect_waba's POST subscribed_apps would.
+                account.subscribed = True
+                account.save(update_fields=["subscribed"])
+                if not waba.subscribed:
+                    waba.mark_subscribed()
                 demo_names = [name for name, _, _ in DEMO_FLOWS]
                 for flow in waba.flows.filter(name__in=demo_names).order_by("pk"):
                     self._publish(flow, account)
