@@ -16,18 +16,16 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings
-
 from flowsadmin.models import Flow
 from flowsadmin.tokens import issue_flow_token
 
 from . import answers, relay
+from .handling import customer_budget
 from .screens import contract_problems, read_screens, undeclared_fields
 
-# Meta's 10-second budget for a data_exchange is ours as much as the customer's: the same budgets
-# the relay uses for real traffic.
 _REF = re.compile(r"\$\{(data|form)\.([^.}\s]+)\}\Z")
-TEST_WHATSAPP_ID = "10000000000"  # a token for nobody: the customer can tell a test from a person
+# The test's flow token names nobody's number: the customer can tell a test from a person.
+TEST_WHATSAPP_ID = "10000000000"
 
 
 @dataclass
@@ -49,8 +47,9 @@ class ScreenResult:
 
 
 def check_customer_endpoint(flow: Flow) -> list[ScreenResult]:
-    """Send each data_exchange screen's example request to the flow's customer endpoint; one result
-    per screen, in the Flow JSON's order. Nothing is recorded: a test is not the flow's health."""
+    """Send each data_exchange screen's example request to the flow's customer endpoint, with the
+    relay's own time and size budget; one result per screen, in the Flow JSON's order. Nothing is
+    recorded: a test is not the flow's health."""
     document = json.loads(flow.flow_json or "{}")
     screens = read_screens(flow.flow_json or "")
     token = issue_flow_token(whatsapp_id=TEST_WHATSAPP_ID, flow=flow)
@@ -78,14 +77,7 @@ def _try(flow: Flow, screens: Any, request: dict) -> ScreenResult:
     result = ScreenResult(screen=request["screen"], request=request)
     started = time.monotonic()
     try:
-        answer = relay.post_json(
-            flow.customer_endpoint_url,
-            request,
-            allow_private=getattr(settings, "ALLOW_PRIVATE_CUSTOMER_ENDPOINTS", settings.DEBUG),
-            connect_timeout=getattr(settings, "CUSTOMER_ENDPOINT_CONNECT_TIMEOUT", 1.0),
-            total_timeout=getattr(settings, "CUSTOMER_ENDPOINT_TIMEOUT", 3.0),
-            max_bytes=getattr(settings, "CUSTOMER_ENDPOINT_MAX_BYTES", 4 * 1024 * 1024),
-        )
+        answer = relay.post_json(flow.customer_endpoint_url, request, **customer_budget())
     except relay.RelayError as exc:
         result.millis = round((time.monotonic() - started) * 1000)
         result.problems.append(str(exc))

@@ -54,6 +54,16 @@ def _setting(name: str, default: Any) -> Any:
     return getattr(settings, name, default)
 
 
+def customer_budget() -> dict[str, Any]:
+    """The relay's limits for a customer's endpoint: real traffic and the contract test share them."""
+    return {
+        "allow_private": _setting("ALLOW_PRIVATE_CUSTOMER_ENDPOINTS", settings.DEBUG),
+        "connect_timeout": _setting("CUSTOMER_ENDPOINT_CONNECT_TIMEOUT", 1.0),
+        "total_timeout": _setting("CUSTOMER_ENDPOINT_TIMEOUT", 3.0),
+        "max_bytes": _setting("CUSTOMER_ENDPOINT_MAX_BYTES", 4 * 1024 * 1024),
+    }
+
+
 def without_ingestion(data: dict) -> dict:
     """The payload as the next screen or the customer endpoint should see it: no ct-evt / ct-up."""
     return {key: value for key, value in data.items() if key not in INGESTION_KEYS}
@@ -277,14 +287,7 @@ class Exchange:
         forward["flow_token"] = self.flow_token
         url = self.flow.customer_endpoint_url
         try:
-            answer = relay.post_json(
-                url,
-                forward,
-                allow_private=_setting("ALLOW_PRIVATE_CUSTOMER_ENDPOINTS", settings.DEBUG),
-                connect_timeout=_setting("CUSTOMER_ENDPOINT_CONNECT_TIMEOUT", 1.0),
-                total_timeout=_setting("CUSTOMER_ENDPOINT_TIMEOUT", 3.0),
-                max_bytes=_setting("CUSTOMER_ENDPOINT_MAX_BYTES", 4 * 1024 * 1024),
-            )
+            answer = relay.post_json(url, forward, **customer_budget())
         except relay.RelayError as exc:
             self.record(exc.kind, str(exc), url=url)
             return self.error(TRY_AGAIN)

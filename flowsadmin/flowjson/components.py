@@ -43,7 +43,6 @@ def walk(
     path: JsonPath,
     *,
     in_form: bool,
-    in_branch: bool,
     depth: int,
 ) -> None:
     if not isinstance(children, list):
@@ -65,7 +64,6 @@ def walk(
                 component,
                 (*path, index),
                 in_form=in_form,
-                in_branch=in_branch,
                 depth=depth,
             )
 
@@ -78,7 +76,6 @@ def _component(
     path: JsonPath,
     *,
     in_form: bool,
-    in_branch: bool,
     depth: int,
 ) -> None:
     ctype = comp.get("type")
@@ -134,23 +131,22 @@ def _component(
     containers = {"Form": ("children",), "If": ("then", "else"), "Switch": ("cases",)}
     skip = containers.get(ctype, ())
     _collect_refs(screen, comp, path, skip)
-    for children, where, form, branch in _nested(ctype, comp, path, in_form, in_branch):
-        walk(ctx, screen, family, children, where, in_form=form, in_branch=branch, depth=depth + 1)
+    for children, where, form in _nested(ctype, comp, path, in_form):
+        walk(ctx, screen, family, children, where, in_form=form, depth=depth + 1)
 
 
 def _nested(
-    ctype: str, comp: dict, path: JsonPath, in_form: bool, in_branch: bool
-) -> list[tuple[Any, JsonPath, bool, bool]]:
+    ctype: str, comp: dict, path: JsonPath, in_form: bool
+) -> list[tuple[Any, JsonPath, bool]]:
     """The component lists a Form, If or Switch holds: each with its path, and whether it is
-    inside a Form (inputs before 4.0 must be) and inside a branch (a Footer there is one of two)."""
+    inside a Form (inputs before 4.0 must be). What branches may hold is layout.py's."""
     if ctype == "Form":
-        return [(comp.get("children"), (*path, "children"), True, in_branch)]
+        return [(comp.get("children"), (*path, "children"), True)]
     if ctype == "If":
-        return [(comp.get(branch), (*path, branch), in_form, True) for branch in ("then", "else")]
+        return [(comp.get(branch), (*path, branch), in_form) for branch in ("then", "else")]
     if ctype == "Switch" and isinstance(comp.get("cases"), dict):
         return [
-            (children, (*path, "cases", case), in_form, True)
-            for case, children in comp["cases"].items()
+            (children, (*path, "cases", case), in_form) for case, children in comp["cases"].items()
         ]
     return []
 

@@ -55,7 +55,6 @@ def collect_screens(ctx: Context, family: Family) -> None:
                 layout.get("children"),
                 (*path, "layout", "children"),
                 in_form=False,
-                in_branch=False,
                 depth=0,
             )
 
