@@ -53,7 +53,8 @@ def flow_send_message(request: HttpRequest, pk: int) -> HttpResponse:
         error = " ".join(e for errors in form.errors.values() for e in errors)
     if request.headers.get("HX-Request"):
         context = {"flow": flow, "send_form": form, "sent": sent, "send_error": error}
-        return render(request, PARTIAL, context, status=200 if sent else 400)
+        # 200 even for a refusal: htmx swaps only successful answers, and the error belongs in place.
+        return render(request, PARTIAL, context)
     if sent:
         mode = "draft mode" if flow.status == Flow.Status.DRAFT else "published mode"
         messages.success(request, f"Sent to +{sent.wa_id} in {mode} (message {sent.wamid}).")

@@ -40,8 +40,14 @@ def test_a_marketer_sends_a_draft_and_tests_the_customer_endpoint(
     browser.get(f"{live_server.url}{reverse('flows:detail', args=[flow.pk])}")
 
     send = browser.find_element(By.ID, "send-message")
-    send.find_element(By.NAME, "to").send_keys("+1 555 123 4567")
+    send.find_element(By.NAME, "to").send_keys("call me")
     send.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    see(browser, "call me is not a phone number")  # swapped in place, the input kept
+    field = browser.find_element(By.CSS_SELECTOR, "#send-message [name=to]")
+    assert field.get_attribute("value") == "call me"
+    field.clear()
+    field.send_keys("+1 555 123 4567")
+    browser.find_element(By.CSS_SELECTOR, "#send-message button[type=submit]").click()
     see(browser, f"Sent to +{WA_ID}")
     assert (
         Message.objects.get(to=WA_ID).payload["interactive"]["action"]["parameters"]["mode"]
