@@ -4,15 +4,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('exchange', '0001_initial'),
+        ("exchange", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='endpointerror',
-            name='kind',
-            field=models.CharField(choices=[('client_error', 'Error reported by WhatsApp'), ('undecryptable', 'Request could not be decrypted'), ('invalid_token', 'Invalid flow token'), ('unknown_action', 'Unknown action'), ('navigation', 'Missing or unknown next screen'), ('customer_refused', 'Customer endpoint address refused'), ('customer_unreachable', 'Customer endpoint unreachable'), ('customer_timeout', 'Customer endpoint timed out'), ('customer_status', 'Customer endpoint answered with an error'), ('customer_invalid', 'Customer endpoint answer unusable'), ('data_contract', "Data does not match the next screen's declaration")], max_length=20),
+            model_name="endpointerror",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("client_error", "Error reported by WhatsApp"),
+                    ("undecryptable", "Request could not be decrypted"),
+                    ("invalid_token", "Invalid flow token"),
+                    ("unknown_action", "Unknown action"),
+                    ("navigation", "Missing or unknown next screen"),
+                    ("customer_refused", "Customer endpoint address refused"),
+                    ("customer_unreachable", "Customer endpoint unreachable"),
+                    ("customer_timeout", "Customer endpoint timed out"),
+                    ("customer_status", "Customer endpoint answered with an error"),
+                    ("customer_invalid", "Customer endpoint answer unusable"),
+                    ("data_contract", "Data does not match the next screen's declaration"),
+                ],
+                max_length=20,
+            ),
         ),
     ]

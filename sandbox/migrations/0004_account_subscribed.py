@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('sandbox', '0003_faults_error_code'),
+        ("sandbox", "0003_faults_error_code"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='account',
-            name='subscribed',
-            field=models.BooleanField(default=True, verbose_name='app subscribed'),
+            model_name="account",
+            name="subscribed",
+            field=models.BooleanField(default=True, verbose_name="app subscribed"),
         ),
     ]

@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('wabas', '0003_waba_meta_checked_at_waba_meta_error_webhookdelivery'),
+        ("wabas", "0003_waba_meta_checked_at_waba_meta_error_webhookdelivery"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='waba',
-            name='subscribed_at',
+            model_name="waba",
+            name="subscribed_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='waba',
-            name='subscription_error',
+            model_name="waba",
+            name="subscription_error",
             field=models.TextField(blank=True),
         ),
     ]
