@@ -5,6 +5,7 @@ import json
 import secrets
 from pathlib import Path
 
+import requests
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -170,9 +171,8 @@ class Command(BaseCommand):
         if flow is None:
             self.stdout.write("No demo template: the Hotel feedback flow is not published.")
             return
-        client = GraphClient.for_waba(waba)
         # No server is up yet: the sandbox answers in this process (sandbox/inprocess.py).
-        client.session.mount(sandbox_graph_url(), InProcessAdapter())
+        client = self._inprocess_client(waba)
         # Celery tasks the sandbox queues (its review, its webhooks) run here and now: the broker
         # may not be up either, and the dashboard learns the verdict from the refresh below.
         celery_app = app_of_tasks()
@@ -192,6 +192,12 @@ class Command(BaseCommand):
             celery_app.conf.task_always_eager = eager
             client.session.close()
         self.stdout.write(f"Demo template {template.name}: {template.get_status_display()}.")
+
+    def _inprocess_client(self, waba: Waba) -> GraphClient:
+        """The WABA's Graph client, every call answered by the sandbox in this process."""
+        session = requests.Session()
+        session.mount(sandbox_graph_url(), InProcessAdapter())
+        return GraphClient.for_waba(waba, session=session)
 
     def _campaign(self, waba: Waba) -> None:
         """A small finished campaign with results, so the campaign pages have something to show.
@@ -245,12 +251,11 @@ class Command(BaseCommand):
             )
             publish_campaign(campaign, by=by)
             start_campaign(campaign)
-            client = GraphClient.for_waba(waba)
-            client.session.mount(sandbox_graph_url(), InProcessAdapter())
+            client = self._inprocess_client(waba)
             try:
                 sent = send_inline(campaign.pk, client=client)
             finally:
-                client.session.close()
+                client.close()
             self._statuses(waba, campaign)
             self._complete(waba, campaign, DEMO_PEOPLE[0][0])
         campaign.refresh_from_db()
