@@ -43,6 +43,15 @@ class Messages(BaseHTTPRequestHandler):
         answer = json.dumps({"messages": [{"id": f"wamid.{number}"}]}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
+        if server.behaviour == "chunked":  # the body in two chunks, its length not said up front
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            half = len(answer) // 2
+            for part in (answer[:half], answer[half:], b""):
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+            return
+        if server.behaviour == "say close":
+            self.send_header("Connection", "close")
         self.send_header("Content-Length", str(len(answer)))
         self.end_headers()
         self.wfile.write(answer)
@@ -105,6 +114,15 @@ def test_a_connection_closed_while_idle_is_replaced_and_nothing_is_sent_twice(me
     time.sleep(0.2)  # idle: the server's close reaches us
     assert [first, send(client)] == ["wamid.1", "wamid.2"]
     assert len(meta.received) == 2 and len(meta.connections) == 2
+
+
+@pytest.mark.parametrize(("behaviour", "connections"), [("chunked", 1), ("say close", 2)])
+def test_chunked_answers_and_connection_close_are_understood(meta, behaviour, connections):
+    meta.behaviour = behaviour
+    client = client_for(url_of(meta))
+
+    assert [send(client), send(client)] == ["wamid.1", "wamid.2"]
+    assert len(meta.received) == 2 and len(meta.connections) == connections
 
 
 def test_a_request_read_but_never_answered_may_have_been_sent(meta):

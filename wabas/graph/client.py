@@ -6,6 +6,7 @@ return plain dicts, lists and small dataclasses, already unwrapped from Meta's s
 
 from __future__ import annotations
 
+import contextlib
 import json as json_module
 import logging
 import random
@@ -128,7 +129,12 @@ class GraphClient:
             session.mount("https://", adapter)
             session.mount("http://", adapter)
             if not get_environ_proxies(self.base_url):
-                self.keepalive = KeepAlive(self.base_url, timeout=timeout)
+                with contextlib.suppress(ValueError):  # a token requests will refuse to send
+                    self.keepalive = KeepAlive(
+                        self.base_url,
+                        headers={"Authorization": f"Bearer {access_token}"},
+                        timeout=timeout,
+                    )
         self.session = session
 
     @classmethod
@@ -260,12 +266,8 @@ class GraphClient:
     def _send_lean(self, path: str, log_path: str, payload: Any) -> dict:
         """One JSON POST over this thread's kept-alive connection, translated as `_send` does."""
         body = json_module.dumps(payload, separators=(",", ":")).encode()
-        headers = {
-            "Content-Type": "application/json",
-            "Authorization": f"Bearer {self._token}",
-        }
         try:
-            answer = self.keepalive.post(f"/{self.api_version}/{path.lstrip('/')}", body, headers)
+            answer = self.keepalive.post(f"/{self.api_version}/{path.lstrip('/')}", body)
         except CouldNotConnect as exc:
             logger.info("Graph POST %s: could not connect: %s", log_path, exc)
             raise MetaTransientError(
