@@ -47,7 +47,7 @@ from tests.production_server import TASKSET, Server, database_url, free_port, ru
 
 ROOT = Path(__file__).resolve().parent.parent
 BUS = (ROOT / "flowsadmin" / "examples" / "bus-booking.clevertap-endpoint.flow.json").read_text()
-REQUESTS_PER_RUN = int(os.environ.get("BENCH_REQUESTS", "1500"))
+REQUESTS_PER_RUN = int(os.environ.get("BENCH_REQUESTS", "1000"))
 ROUNDS = 3
 CONCURRENCY = (1, 4, 16)
 TARGETS = {"ping": 0.80, "data_exchange+ct-evt": 0.60}
