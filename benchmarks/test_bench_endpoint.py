@@ -43,7 +43,15 @@ from flowsadmin.models import Flow
 from sandbox.meta_crypto import sign
 from tests.conftest import make_waba
 from tests.meta_client import MetaPhone
-from tests.production_server import TASKSET, Server, database_url, free_port, running, web
+from tests.production_server import (
+    TASKSET,
+    Server,
+    database_url,
+    free_port,
+    procfile,
+    running,
+    web,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 BUS = (ROOT / "flowsadmin" / "examples" / "bus-booking.clevertap-endpoint.flow.json").read_text()
@@ -239,8 +247,10 @@ def test_bench_endpoint_against_the_crypto_floor(tmp_path):
 
     # The same app and server, every request through Django's middleware: does the lean route pay?
     without_lean = server_env(WEB_CONCURRENCY="1")
-    command = (ROOT / "Procfile").read_text().split("web:", 1)[1].splitlines()[0]
-    command = command.replace("flowsadmin.wsgi:application", "flowsadmin.wsgi:django_application")
+    production = procfile()["web"]
+    command = production.replace(
+        "flowsadmin.wsgi:application", "flowsadmin.wsgi:django_application"
+    )
     with running(command, without_lean, port=free_port(), cores="0") as server:
         for name, request in SCENARIOS.items():
             m = bench.measure(server, request, 4)
@@ -265,8 +275,8 @@ def test_bench_endpoint_against_the_crypto_floor(tmp_path):
         WEB_CONCURRENCY="1",
     )
     # The ceiling of this server and database: a bare WSGI endpoint with the same INSERT, same granian.
-    command = command.replace(
-        "flowsadmin.wsgi:django_application", "benchmarks.minimal_endpoint:application"
+    command = production.replace(
+        "flowsadmin.wsgi:application", "benchmarks.minimal_endpoint:application"
     )
     with running(command, bare, port=free_port(), cores="0") as server:
         for name, request in SCENARIOS.items():
