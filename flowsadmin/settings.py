@@ -237,7 +237,7 @@ if HTTPS_ONLY:
     SECURE_HSTS_SECONDS = int(env("SECURE_HSTS_SECONDS", "31536000"))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
-    # TLS ends at the proxy in front of gunicorn, which must set X-Forwarded-Proto.
+    # TLS ends at the proxy in front of the web server (granian), which must set X-Forwarded-Proto.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 LOGGING = {
