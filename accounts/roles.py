@@ -33,6 +33,7 @@ CAMPAIGN_PERMISSIONS = [
     "campaigns.view_campaign",
     "campaigns.add_campaign",
     "campaigns.change_campaign",
+    "campaigns.delete_campaign",  # drafts only: see Campaign.ALLOWED
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
