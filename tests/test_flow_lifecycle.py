@@ -202,8 +202,7 @@ def test_a_campaign_manager_views_flows_but_changes_nothing(campaign_manager, wa
     assert "Your role can't edit flows." in page and ">Publish<" not in page
     assert client.post(reverse("flows:action", args=[flow.pk, "publish"])).status_code == 403
     assert (
-        client.post(reverse("flows:json", args=[flow.pk]), form(lock_version=1)).status_code
-        == 403
+        client.post(reverse("flows:json", args=[flow.pk]), form(lock_version=1)).status_code == 403
     )
     assert client.get(reverse("flows:create")).status_code == 403
 
