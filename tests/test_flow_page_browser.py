@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from django.urls import reverse
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as EC
@@ -18,6 +19,7 @@ from flowsadmin.models import Flow, FlowChange
 from flowsadmin.tokens import issue_flow_token
 
 from .browser import screenshot, sign_in, wait
+from .conftest import client_for
 
 ROOT = Path(__file__).resolve().parents[1]
 HOTEL = (ROOT / "flowsadmin/examples/hotel-feedback.static.flow.json").read_text(encoding="utf-8")
@@ -253,3 +255,57 @@ def test_overview_messages_open_the_editor_at_their_line(live_server, browser, f
         )
     )
     assert browser.execute_script(GUTTER_LINES) == [30]
+
+
+def test_a_marketer_tries_the_flow_on_the_sandbox_phone_from_its_page(
+    live_server, browser, sandbox_waba, marketer
+):
+    client = client_for(marketer)
+    client.post(
+        reverse("flows:create"),
+        {
+            "name": "Hotel feedback",
+            "categories": ["SURVEY"],
+            "endpoint": "HOSTED",
+            "flow_json": HOTEL,
+        },
+    )
+    flow = Flow.objects.get()
+    client.post(reverse("flows:action", args=[flow.pk, "publish"]))
+    flow.refresh_from_db()
+    assert flow.status == "PUBLISHED"
+
+    sign_in(browser, live_server.url, "bob")
+    for width in WIDTHS:
+        at_width(browser, width)
+        browser.get(f"{live_server.url}/flows/{flow.pk}/")
+        browser.find_element(By.LINK_TEXT, "Try it on the sandbox phone").click()
+        wait(browser).until(
+            EC.element_to_be_clickable(
+                (
+                    By.XPATH,
+                    "//button[normalize-space()='Open the flow' or normalize-space()='Start again']",
+                )
+            )
+        ).click()
+        wait(browser).until(lambda d: "Feedback 1 of 2" in d.find_element(By.TAG_NAME, "main").text)
+        assert sticking_out(browser) == [], width
+        screenshot(browser, f"flow-page-try-it-{width}.png")
+
+
+def test_a_get_on_an_action_url_is_a_friendly_page(live_server, browser, flows):
+    sign_in(browser, live_server.url, "bob")
+    draft = flows["draft"]
+    for width in WIDTHS:
+        at_width(browser, width)
+        browser.get(f"{live_server.url}/flows/{draft.pk}/publish/")
+        wait(browser).until(
+            lambda d: (
+                "This address is a button, not a page" in d.find_element(By.TAG_NAME, "main").text
+            )
+        )
+        assert sticking_out(browser) == [], width
+        screenshot(browser, f"flow-page-action-get-{width}.png")
+    browser.find_element(By.XPATH, "//main//button[normalize-space()='Publish']").is_displayed()
+    draft.refresh_from_db()
+    assert draft.status == "DRAFT"
