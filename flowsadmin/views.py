@@ -427,10 +427,12 @@ def flow_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     return redirect("flows:detail", pk=flow.pk)
 
 
-@require_POST
+@require_http_methods(["GET", "HEAD", "POST"])
 @permission_required("flowsadmin.change_flow", raise_exception=True)
 def flow_endpoint_settings(request: HttpRequest, pk: int) -> HttpResponse:
     flow = _get_flow_or_404(pk)
+    if request.method != "POST":
+        return _action_url_page(request, flow, "update_endpoint")
     form = EndpointSettingsForm(request.POST)
     if not form.is_valid():
         messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))

@@ -171,6 +171,16 @@ def test_a_get_on_an_action_the_status_or_role_refuses_says_why(hotel, marketer,
     )
 
 
+def test_a_get_on_the_endpoint_settings_url_changes_nothing_and_points_to_the_form(hotel, marketer):
+    hotel.customer_endpoint_url = "https://hotel.example/flows"
+    hotel.save()
+    response = client_for(marketer).get(reverse("flows:endpoint_settings", args=[hotel.pk]))
+    assert response.status_code == 405
+    assert "Endpoint settings are saved from the form" in html.unescape(response.content.decode())
+    hotel.refresh_from_db()
+    assert hotel.customer_endpoint_url == "https://hotel.example/flows"
+
+
 # --- History ---------------------------------------------------------------------------------
 
 
