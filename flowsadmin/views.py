@@ -162,7 +162,9 @@ def flow_create(request: HttpRequest) -> HttpResponse:
         _say_saved(request, flow)
         # On to the editor: its gutter and the messages under it show what to fix.
         return redirect("flows:json", pk=flow.pk)
-    return render(request, "flowsadmin/flow_form.html", {"form": form, "waba": waba})
+    context = {"form": form, "waba": waba}
+    context |= _live_preview(request.POST.get("flow_json", STARTER_JSON), None)
+    return render(request, "flowsadmin/flow_form.html", context)
 
 
 # The flow page's tabs, each its own URL: (tab, label, URL name).

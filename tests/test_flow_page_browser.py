@@ -309,3 +309,16 @@ def test_a_get_on_an_action_url_is_a_friendly_page(live_server, browser, flows):
     browser.find_element(By.XPATH, "//main//button[normalize-space()='Publish']").is_displayed()
     draft.refresh_from_db()
     assert draft.status == "DRAFT"
+
+
+def test_the_new_flow_page_has_the_live_phone_too(live_server, browser, flows):
+    sign_in(browser, live_server.url, "bob")
+    for width in WIDTHS:
+        at_width(browser, width)
+        browser.get(f"{live_server.url}/flows/new/")
+        wait(browser).until(lambda d: phone_title(d) == "Welcome")
+        set_editor_text(browser, HOTEL)
+        wait(browser).until(lambda d: phone_title(d) == "Feedback 1 of 2")
+        assert sticking_out(browser) == [], width
+        screenshot(browser, f"flow-page-new-{width}.png")
+    assert Flow.objects.count() == 3  # nothing saved by previewing
