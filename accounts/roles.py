@@ -66,6 +66,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
 
 ROLES = list(ROLE_PERMISSIONS)
 
+# Who may play a flow on the sandbox phone (when the sandbox is on): whoever may see the flow, so
+# marketers and campaign managers try their own flows; the sandbox's own settings stay admin-only.
+TRY_FLOWS_PERMISSION = "flowsadmin.view_flow"
+
 
 def _permissions(names: list[str]) -> list[Permission]:
     query = Q(pk__in=[])

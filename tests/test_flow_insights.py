@@ -74,14 +74,14 @@ def test_the_flow_page_lists_responses_newest_first_with_a_column_per_answer(
     other = Flow.objects.create(waba=hotel.waba, name="Other", flow_json=HOTEL)
     submit(other, "15550003", {"secret": "elsewhere"})
 
-    response = client_for(campaign_manager).get(reverse("flows:detail", args=[hotel.pk]))
+    response = client_for(campaign_manager).get(reverse("flows:responses", args=[hotel.pk]))
 
     assert response.status_code == 200
     # Postgres jsonb keeps an object's keys shortest first, so "first seen" is in that order.
     assert response.context["response_columns"] == ["comment", "recommend"]
     rows = response.context["response_rows"]
-    assert [event.pk for event, _ in rows][0] == newest.pk
-    assert [values for _, values in rows] == [["Cold ☕", "No"], ["", "Yes"]]
+    assert [event.pk for event, _, _ in rows][0] == newest.pk
+    assert [values for _, _, values in rows] == [["Cold ☕", "No"], ["", "Yes"]]
     html = response.content.decode()
     assert "Cold ☕" in html and "elsewhere" not in html and "flow_id" not in html
     assert reverse("people:detail", args=[newest.profile.pk]) in html
@@ -92,11 +92,11 @@ def test_responses_are_paginated_by_25(hotel, campaign_manager):
     for n in range(30):
         submit(hotel, f"1555{n:04d}", {"n": str(n)}, minutes_ago=n)
     client = client_for(campaign_manager)
-    first = client.get(reverse("flows:detail", args=[hotel.pk]))
-    second = client.get(reverse("flows:detail", args=[hotel.pk]), {"page": 2})
-    assert [v for _, v in first.context["response_rows"]][0] == ["0"]
+    first = client.get(reverse("flows:responses", args=[hotel.pk]))
+    second = client.get(reverse("flows:responses", args=[hotel.pk]), {"page": 2})
+    assert [v for _, _, v in first.context["response_rows"]][0] == ["0"]
     assert len(first.context["response_rows"]) == 25
-    assert [v for _, v in second.context["response_rows"]] == [[str(n)] for n in range(25, 30)]
+    assert [v for _, _, v in second.context["response_rows"]] == [[str(n)] for n in range(25, 30)]
 
 
 def test_the_csv_export_has_every_response_and_the_union_of_keys_in_first_seen_order(
@@ -117,13 +117,14 @@ def test_the_csv_export_has_every_response_and_the_union_of_keys_in_first_seen_o
         "submitted_at",
         "whatsapp_id",
         "profile_name",
+        "ct_evt",
         "comment",
         "recommend",
         "stay",
     ]
     assert [row[1:] for row in rows[1:]] == [
-        ["15550002", "Ben", 'Said "fine", then left', "No", ""],
-        ["15550001", "", "", "Yes", '["pool", "spa"]'],
+        ["15550002", "Ben", "", 'Said "fine", then left', "No", ""],
+        ["15550001", "", "", "", "Yes", '["pool", "spa"]'],
     ]
 
 
@@ -172,7 +173,7 @@ def test_the_funnel_counts_distinct_tokens_per_screen_in_the_json_order(
     metrics.record_screen_visit(hotel.pk, "z", "")  # no screen: nothing
     submit(hotel, "15550001", {"recommend": "Yes"})
 
-    response = client_for(campaign_manager).get(reverse("flows:detail", args=[hotel.pk]))
+    response = client_for(campaign_manager).get(reverse("flows:insights", args=[hotel.pk]))
 
     funnel = [(row["label"], row["count"], row["percent"]) for row in response.context["funnel"]]
     assert funnel == [("RECOMMEND", 4, 100), ("RATE", 2, 50), ("Completed", 1, 25)]
@@ -180,7 +181,7 @@ def test_the_funnel_counts_distinct_tokens_per_screen_in_the_json_order(
 
 
 def test_a_flow_without_visits_shows_an_empty_funnel(hotel, campaign_manager, redis_keys):
-    response = client_for(campaign_manager).get(reverse("flows:detail", args=[hotel.pk]))
+    response = client_for(campaign_manager).get(reverse("flows:insights", args=[hotel.pk]))
     assert [row["percent"] for row in response.context["funnel"]] == [0, 0, 0]
 
 
@@ -221,7 +222,7 @@ def test_health_percentile_past_the_last_bucket_and_the_page(hotel, campaign_man
     hotel.health_alerts = {"ENDPOINT_ERROR_RATE": {"alert_state": "ACTIVATED"}}
     hotel.save()
 
-    response = client_for(campaign_manager).get(reverse("flows:detail", args=[hotel.pk]))
+    response = client_for(campaign_manager).get(reverse("flows:insights", args=[hotel.pk]))
 
     html = response.content.decode()
     assert "&gt; 10,000 ms" in html and "AVAILABLE" in html and "ACTIVATED" in html
@@ -236,7 +237,7 @@ def test_a_redis_outage_neither_raises_nor_breaks_the_page(hotel, campaign_manag
     metrics.record_endpoint_request(hotel.pk, ok=True, seconds=0.01)  # no exception
     metrics.record_screen_visit(hotel.pk, "a", "RATE")
     assert metrics.endpoint_health(hotel.pk)["available"] is False
-    response = client_for(campaign_manager).get(reverse("flows:detail", args=[hotel.pk]))
+    response = client_for(campaign_manager).get(reverse("flows:insights", args=[hotel.pk]))
     html = response.content.decode()
     assert response.status_code == 200 and response.context["funnel"] is None
     assert "Our endpoint's numbers are unavailable" in html
@@ -272,7 +273,7 @@ def test_buffered_numbers_arrive_without_another_request(hotel, redis_keys, sett
 
 def test_no_role_gets_403_on_the_page_and_the_csv(hotel, no_role_user):
     client = client_for(no_role_user)
-    assert client.get(reverse("flows:detail", args=[hotel.pk])).status_code == 403
+    assert client.get(reverse("flows:insights", args=[hotel.pk])).status_code == 403
     assert client.get(reverse("flows:responses_csv", args=[hotel.pk])).status_code == 403
 
 
@@ -291,7 +292,7 @@ def test_viewing_flows_without_people_hides_answers_and_refuses_the_csv(hotel, d
     submit(hotel, "15550001", {"recommend": "Yes"})
     client = client_for(viewer)
 
-    page = client.get(reverse("flows:detail", args=[hotel.pk]))
+    page = client.get(reverse("flows:responses", args=[hotel.pk]))
     assert page.status_code == 200
     assert "15550001" not in page.content.decode()
     assert "response_rows" not in page.context
@@ -336,7 +337,7 @@ def test_the_flow_page_lists_the_endpoints_recent_problems(client, waba, campaig
         request = {"version": "3.0", "action": "data_exchange", "screen": first, "data": data}
         send_to_endpoint(phone, flow, request | {"flow_token": "tok-1"}, client)
 
-    page = client_for(campaign_manager).get(reverse("flows:detail", args=[flow.pk]))
+    page = client_for(campaign_manager).get(reverse("flows:insights", args=[flow.pk]))
 
     html = page.content.decode()
     assert [p.get_kind_display() for p in page.context["endpoint_errors"]] == [
@@ -348,7 +349,7 @@ def test_the_flow_page_lists_the_endpoints_recent_problems(client, waba, campaig
 
 
 def test_a_flow_without_endpoint_problems_says_so(hotel, campaign_manager):
-    page = client_for(campaign_manager).get(reverse("flows:detail", args=[hotel.pk]))
+    page = client_for(campaign_manager).get(reverse("flows:insights", args=[hotel.pk]))
     assert "None recorded." in page.content.decode()
 
 
