@@ -1,0 +1,116 @@
+// A flow's endpoint-health charts (flowsadmin/_insights.html), drawn with the vendored uPlot from the
+// JSON the page carries (json_script). Meta's alert thresholds are dashed lines. Runs on page load and
+// again when htmx swaps the Insights in; a chart already drawn is left alone.
+(() => {
+  const INK = "#1b1f23", MUTED = "#5b636b", ACCENT = "#0b7a5a", DANGER = "#b42318", WARN = "#9a6700";
+  const HEIGHT = 200;
+
+  // Dashed horizontal lines with a label at the right, on the given scale.
+  function thresholdLines(lines) {
+    return {
+      hooks: {
+        draw: (u) => {
+          const { ctx, bbox } = u;
+          ctx.save();
+          ctx.setLineDash([6, 4]);
+          ctx.lineWidth = 1.5 * devicePixelRatio;
+          ctx.font = `${11 * devicePixelRatio}px system-ui, sans-serif`;
+          ctx.textAlign = "right";
+          for (const { value, scale, label, color } of lines) {
+            const y = u.valToPos(value, scale, true);
+            if (y < bbox.top || y > bbox.top + bbox.height) continue;
+            ctx.strokeStyle = color;
+            ctx.fillStyle = color;
+            ctx.beginPath();
+            ctx.moveTo(bbox.left, y);
+            ctx.lineTo(bbox.left + bbox.width, y);
+            ctx.stroke();
+            ctx.fillText(label, bbox.left + bbox.width - 4, y - 4 * devicePixelRatio);
+          }
+          ctx.restore();
+        },
+      },
+    };
+  }
+
+  const levels = [WARN, DANGER, DANGER];
+
+  function trafficChart(series, thresholds, width, hourly) {
+    const rates = series.error_rate;
+    const maxRate = Math.max(10, ...rates.filter((r) => r !== null));
+    return [
+      {
+        width, height: HEIGHT,
+        legend: { live: true },
+        scales: { x: { time: true }, n: { range: (u, lo, hi) => [0, Math.max(hi, 4)] }, pct: { range: [0, Math.min(100, maxRate * 1.15)] } },
+        axes: [
+          { stroke: MUTED, space: hourly ? 70 : 50 },
+          { scale: "n", stroke: MUTED, label: "requests", size: 50 },
+          { scale: "pct", side: 1, stroke: DANGER, label: "error %", grid: { show: false }, size: 45 },
+        ],
+        series: [
+          {},
+          { label: "Requests", scale: "n", stroke: ACCENT, fill: "rgba(11,122,90,0.25)", paths: uPlot.paths.bars({ size: [0.7, 40] }), points: { show: false } },
+          { label: "Error rate %", scale: "pct", stroke: DANGER, width: 2, spanGaps: false, points: { size: 4 } },
+        ],
+        plugins: [thresholdLines(thresholds.error_rate.map((v, i) => ({ value: v, scale: "pct", label: `Meta ${v} %`, color: levels[i] })))],
+      },
+      [series.t, series.requests, rates],
+    ];
+  }
+
+  function latencyChart(series, thresholds, width, beyond, hourly) {
+    const ms = (v) => (v === null ? "—" : v >= beyond ? "> 10 s" : v >= 1000 ? `≤ ${v / 1000} s` : `≤ ${v} ms`);
+    return [
+      {
+        width, height: HEIGHT,
+        scales: { x: { time: true }, ms: { distr: 3, range: [1, beyond] } },
+        axes: [
+          { stroke: MUTED, space: hourly ? 70 : 50 },
+          { scale: "ms", stroke: MUTED, label: "ms (log)", size: 55, values: (u, vals) => vals.map((v) => (v >= 1000 ? `${v / 1000}s` : `${v}`)) },
+        ],
+        series: [
+          {},
+          { label: "p50", scale: "ms", stroke: ACCENT, width: 2, value: (u, v) => ms(v), points: { size: 4 } },
+          { label: "p90", scale: "ms", stroke: WARN, width: 2, value: (u, v) => ms(v), points: { size: 4 } },
+          { label: "p99", scale: "ms", stroke: INK, width: 1.5, dash: [2, 3], value: (u, v) => ms(v), points: { size: 4 } },
+        ],
+        plugins: [thresholdLines(thresholds.p90_ms.map((v, i) => ({ value: v, scale: "ms", label: `Meta p90 ${v / 1000} s`, color: levels[i] })))],
+      },
+      [series.t, series.p50, series.p90, series.p99],
+    ];
+  }
+
+  function draw(root) {
+    const source = document.getElementById(root.dataset.healthCharts);
+    if (!source || typeof uPlot === "undefined") return;
+    const data = JSON.parse(source.textContent);
+    const charts = [];
+    for (const box of root.querySelectorAll("[data-chart]")) {
+      if (box.dataset.drawn) continue;
+      box.dataset.drawn = "1";
+      const series = data[box.dataset.chart];
+      const hourly = box.dataset.chart === "hour";
+      const width = Math.max(box.clientWidth, 200);
+      const [opts, values] = box.dataset.kind === "latency"
+        ? latencyChart(series, data.thresholds, width, data.beyond_ms, hourly)
+        : trafficChart(series, data.thresholds, width, hourly);
+      charts.push([box, new uPlot(opts, values, box)]);
+    }
+    // Follow the page's width (a phone turned, a window resized).
+    if (charts.length && "ResizeObserver" in window) {
+      const observer = new ResizeObserver(() => {
+        for (const [box, chart] of charts) chart.setSize({ width: Math.max(box.clientWidth, 200), height: HEIGHT });
+      });
+      observer.observe(root);
+    }
+  }
+
+  function drawAll(scope) {
+    for (const root of (scope || document).querySelectorAll("[data-health-charts]")) draw(root);
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", () => drawAll());
+  else drawAll();
+  document.addEventListener("htmx:load", (event) => drawAll(event.target));
+})();
