@@ -196,8 +196,8 @@ def _ms_text(value: float | None) -> str:
     if value is None:
         return "—"
     if math.isinf(value):
-        return f"> {BUCKETS_MS[-1]:,} ms"
-    return f"≤ {value:g} ms"
+        return f"> {BUCKETS_MS[-1] / 1000:g} s"
+    return f"≤ {value / 1000:g} s" if value >= 1000 else f"≤ {value:g} ms"
 
 
 def _percentile(histogram: dict[float, int], total: int, fraction: float) -> float | None:

@@ -16,17 +16,19 @@
           ctx.lineWidth = 1.5 * devicePixelRatio;
           ctx.font = `${11 * devicePixelRatio}px system-ui, sans-serif`;
           ctx.textAlign = "right";
-          for (const { value, scale, label, color } of lines) {
+          // Labels stagger leftwards: 5 s and 7 s lie close on a log scale.
+          lines.forEach(({ value, scale, label, color }, i) => {
             const y = u.valToPos(value, scale, true);
-            if (y < bbox.top || y > bbox.top + bbox.height) continue;
+            if (y < bbox.top || y > bbox.top + bbox.height) return;
             ctx.strokeStyle = color;
             ctx.fillStyle = color;
             ctx.beginPath();
             ctx.moveTo(bbox.left, y);
             ctx.lineTo(bbox.left + bbox.width, y);
             ctx.stroke();
-            ctx.fillText(label, bbox.left + bbox.width - 4, y - 4 * devicePixelRatio);
-          }
+            const x = bbox.left + bbox.width - 4 - i * ctx.measureText(label).width * 1.15;
+            ctx.fillText(label, Math.max(x, bbox.left + ctx.measureText(label).width), y - 4 * devicePixelRatio);
+          });
           ctx.restore();
         },
       },
@@ -34,6 +36,13 @@
   }
 
   const levels = [WARN, DANGER, DANGER];
+  // Sparse data (one busy minute in an hour) must still show: points always on, lines where they join.
+  const dots = (color) => ({ show: true, size: 5, fill: color, stroke: color });
+  // Half a step either side, so the first and last bars are drawn whole.
+  const xRange = (series) => {
+    const t = series.t, step = t.length > 1 ? t[1] - t[0] : 60;
+    return [t[0] - step / 2, t[t.length - 1] + step / 2];
+  };
 
   function trafficChart(series, thresholds, width, hourly) {
     const rates = series.error_rate;
@@ -42,7 +51,7 @@
       {
         width, height: HEIGHT,
         legend: { live: true },
-        scales: { x: { time: true }, n: { range: (u, lo, hi) => [0, Math.max(hi, 4)] }, pct: { range: [0, Math.min(100, maxRate * 1.15)] } },
+        scales: { x: { time: true, range: () => xRange(series) }, n: { range: (u, lo, hi) => [0, Math.max(hi, 4)] }, pct: { range: [0, Math.min(100, maxRate * 1.15)] } },
         axes: [
           { stroke: MUTED, space: hourly ? 70 : 50 },
           { scale: "n", stroke: MUTED, label: "requests", size: 50 },
@@ -51,9 +60,9 @@
         series: [
           {},
           { label: "Requests", scale: "n", stroke: ACCENT, fill: "rgba(11,122,90,0.25)", paths: uPlot.paths.bars({ size: [0.7, 40] }), points: { show: false } },
-          { label: "Error rate %", scale: "pct", stroke: DANGER, width: 2, spanGaps: false, points: { size: 4 } },
+          { label: "Error rate %", scale: "pct", stroke: DANGER, width: 2, points: dots(DANGER) },
         ],
-        plugins: [thresholdLines(thresholds.error_rate.map((v, i) => ({ value: v, scale: "pct", label: `Meta ${v} %`, color: levels[i] })))],
+        plugins: [thresholdLines(thresholds.error_rate.map((v, i) => ({ value: v, scale: "pct", label: `${v} %`, color: levels[i] })))],
       },
       [series.t, series.requests, rates],
     ];
@@ -64,18 +73,23 @@
     return [
       {
         width, height: HEIGHT,
-        scales: { x: { time: true }, ms: { distr: 3, range: [1, beyond] } },
+        scales: { x: { time: true, range: () => xRange(series) }, ms: { distr: 3, log: 10, range: [1, beyond] } },
         axes: [
           { stroke: MUTED, space: hourly ? 70 : 50 },
-          { scale: "ms", stroke: MUTED, label: "ms (log)", size: 55, values: (u, vals) => vals.map((v) => (v >= 1000 ? `${v / 1000}s` : `${v}`)) },
+          {
+            scale: "ms", stroke: MUTED, label: "latency", size: 55,
+            // Label and grid only the powers of ten: the minor log ticks crowd a small chart.
+            splits: () => [1, 10, 100, 1000, 10000],
+            values: (u, vals) => vals.map((v) => (v >= 1000 ? `${v / 1000} s` : `${v} ms`)),
+          },
         ],
         series: [
           {},
-          { label: "p50", scale: "ms", stroke: ACCENT, width: 2, value: (u, v) => ms(v), points: { size: 4 } },
-          { label: "p90", scale: "ms", stroke: WARN, width: 2, value: (u, v) => ms(v), points: { size: 4 } },
-          { label: "p99", scale: "ms", stroke: INK, width: 1.5, dash: [2, 3], value: (u, v) => ms(v), points: { size: 4 } },
+          { label: "p50", scale: "ms", stroke: ACCENT, width: 2, value: (u, v) => ms(v), points: dots(ACCENT) },
+          { label: "p90", scale: "ms", stroke: WARN, width: 2, value: (u, v) => ms(v), points: dots(WARN) },
+          { label: "p99", scale: "ms", stroke: INK, width: 1.5, dash: [2, 3], value: (u, v) => ms(v), points: dots(INK) },
         ],
-        plugins: [thresholdLines(thresholds.p90_ms.map((v, i) => ({ value: v, scale: "ms", label: `Meta p90 ${v / 1000} s`, color: levels[i] })))],
+        plugins: [thresholdLines(thresholds.p90_ms.map((v, i) => ({ value: v, scale: "ms", label: `p90 ${v / 1000} s`, color: levels[i] })))],
       },
       [series.t, series.p50, series.p90, series.p99],
     ];
