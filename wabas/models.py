@@ -198,6 +198,13 @@ class KeyAccessLog(models.Model):
     class Meta:
         ordering = ["-at"]
 
+    @property
+    def what(self) -> str:
+        """What happened, for the log: a refused attempt did not reveal or download anything."""
+        if self.succeeded:
+            return self.get_action_display()
+        return "Tried to download" if self.action == self.Action.DOWNLOAD else "Tried to reveal"
+
 
 class SelectedWaba(models.Model):
     """The WABA a user works in, remembered between sessions."""
