@@ -38,8 +38,10 @@ KEY = "flowhealth:{flow_id}:{minute}"
 HOUR_KEY = "flowhealthh:{flow_id}:{hour}"
 FUNNEL_KEY = "flowfunnel:{flow_id}:{screen}"
 
-# Short timeouts: a stalled Redis must cost the endpoint milliseconds, not its answer.
-_client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=0.05, socket_connect_timeout=0.05)
+# Used by the flush, which runs on its timer thread, never in a request (unless
+# FLOW_STATS_FLUSH_SECONDS is 0, as in tests), and by the flow page. Half a second: a stalled Redis
+# costs a page that much, and a busy machine (50 ms timeouts lost counts under load) loses nothing.
+_client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=0.5, socket_connect_timeout=0.5)
 
 
 class _Buffer:

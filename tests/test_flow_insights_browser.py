@@ -63,11 +63,13 @@ def walk(base: str, phone: MetaPhone, flow: Flow, token: str, path: list[tuple[s
         post(base, phone, flow, request)
 
 
-def at_both_widths(driver: WebDriver, name: str) -> None:
+def at_both_widths(
+    driver: WebDriver, name: str, sections: tuple[str, ...] = ("funnel", "endpoint-health")
+) -> None:
     """Each Insights section at 1280 and 400 px, the window as tall as the section (the flow page
     around it is long and belongs to its tabs)."""
     for width in (1280, 400):
-        for section in ("funnel", "endpoint-health"):
+        for section in sections:
             driver.set_window_size(width, 900)
             element = driver.find_element(By.ID, section)
             height = element.size["height"]
@@ -148,3 +150,32 @@ def test_the_insights_draw_a_branching_funnel_and_health_charts_from_real_reques
     assert severe == []
 
     at_both_widths(browser, "weather")
+
+
+def test_a_static_flow_shows_its_completions_and_says_why_there_are_no_screens(
+    live_server, browser, transactional_db, waba, campaign_manager, redis_keys
+):
+    from audience.models import Event, Profile
+
+    hotel = (ROOT / "flowsadmin/examples/hotel-feedback.static.flow.json").read_text(
+        encoding="utf-8"
+    )
+    flow = Flow.objects.create(waba=waba, name="Hotel feedback", flow_json=hotel, meta_flow_id="42")
+    for whatsapp_id in ("15550001", "15550002", "15550003"):
+        Event.objects.create(
+            name="WAF_HotelFeedback_Submitted",
+            properties={"recommend": "Yes"},
+            source=Event.Source.COMPLETION,
+            flow=flow,
+            profile=Profile.objects.create(whatsapp_id=whatsapp_id),
+        )
+
+    sign_in(browser, live_server.url, "charlie")
+    browser.get(f"{live_server.url}/flows/{flow.pk}/#funnel")
+
+    funnel = wait(browser).until(EC.visibility_of_element_located((By.ID, "funnel")))
+    assert "doesn't call an endpoint" in funnel.text
+    assert "Opened\nNot reported for a flow without an endpoint" in funnel.text
+    assert "Completed\n3" in funnel.text
+    assert "0%" not in funnel.text and not funnel.find_elements(By.TAG_NAME, "meter")
+    at_both_widths(browser, "static", sections=("funnel",))

@@ -2,6 +2,8 @@
 // JSON the page carries (json_script). Meta's alert thresholds are dashed lines. Runs on page load and
 // again when htmx swaps the Insights in; a chart already drawn is left alone.
 (() => {
+  if (window.flowInsightsCharts) return; // loaded again with a swapped-in tab: the first copy listens
+  window.flowInsightsCharts = true;
   const INK = "#1b1f23", MUTED = "#5b636b", ACCENT = "#0b7a5a", DANGER = "#b42318", WARN = "#9a6700";
   const HEIGHT = 200;
 
@@ -95,9 +97,15 @@
     ];
   }
 
+  let tries = 0;
   function draw(root) {
     const source = document.getElementById(root.dataset.healthCharts);
-    if (!source || typeof uPlot === "undefined") return;
+    if (!source) return;
+    if (typeof uPlot === "undefined") {
+      // Swapped in by htmx, the two scripts load in either order: wait for uPlot a little while.
+      if (tries++ < 100) setTimeout(() => draw(root), 100);
+      return;
+    }
     const data = JSON.parse(source.textContent);
     const charts = [];
     for (const box of root.querySelectorAll("[data-chart]")) {
