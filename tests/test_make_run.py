@@ -4,6 +4,7 @@ same database. Real processes on free loopback ports, a throwaway SQLite file.""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -172,3 +173,61 @@ def test_make_run_starts_everything_prints_the_logins_last_and_follows_a_new_por
         assert answer.status_code == 200 and "Refreshed from Meta." in answer.text, answer.text[
             :2000
         ]
+
+
+def seed(settings_, base: str) -> str:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    settings_.PUBLIC_BASE_URL = base
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    return out.getvalue()
+
+
+def test_seed_demo_moves_the_demos_stored_urls_to_a_new_address_on_postgresql(db, settings):
+    from flowsadmin.models import Flow
+    from sandbox.models import Account, Message, SentWebhook
+    from sandbox.models import Flow as MetaFlow
+    from wabas.models import Waba
+
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "dev.example.test"]  # as run-dev.sh adds it
+    seed(settings, "http://127.0.0.1:8000")
+    undelivered = SentWebhook.objects.order_by("pk").first()
+    SentWebhook.objects.filter(pk=undelivered.pk).update(delivered=False)
+
+    said = seed(settings, "http://dev.example.test:9000")
+
+    new = "http://dev.example.test:9000"
+    assert "The demo moved from http://127.0.0.1:8000 to http://dev.example.test:9000" in said
+    assert "not the sandbox" not in said
+    assert Waba.objects.get().graph_base_url == f"{new}/sandbox/graph"
+    assert Account.objects.get().webhook_url == f"{new}/meta/webhook/"
+    assert SentWebhook.objects.get(pk=undelivered.pk).target.startswith(f"{new}/")
+    endpoints = set(
+        MetaFlow.objects.exclude(endpoint_uri="").values_list("endpoint_uri", flat=True)
+    )
+    assert endpoints and all(uri.startswith(f"{new}/meta/flows/") for uri in endpoints)
+    # Those equal what the flows' own data-exchange URLs now read.
+    assert endpoints <= {flow.data_exchange_url() for flow in Flow.objects.all()}
+    customer = Flow.objects.exclude(customer_endpoint_url="").get()
+    assert customer.customer_endpoint_url.startswith(f"{new}/sandbox/")
+    assert all(
+        "127.0.0.1:8000" not in json.dumps([m.payload, m.header_media])
+        for m in Message.objects.all()
+    )
+    # Run again at the same address: nothing more to move.
+    assert "moved" not in seed(settings, new)
+
+
+def test_a_demo_waba_moved_to_a_real_meta_is_left_alone(db, settings):
+    from sandbox.relocation import served_from
+    from wabas.models import Waba
+
+    seed(settings, "http://127.0.0.1:8000")
+    Waba.objects.update(graph_base_url="https://graph.example.test")
+    said = seed(settings, "http://127.0.0.1:8001")
+    assert "moved" not in said and "not the sandbox" in said
+    assert Waba.objects.get().graph_base_url == "https://graph.example.test"
+    assert served_from(Waba.objects.get()) is None
