@@ -97,6 +97,8 @@ def test_a_wrong_password_keeps_the_key_hidden_and_is_logged(
     assert (who, waba_name, what) == ("alice", "Hotel Azul", "Tried to reveal")
     assert result == "Refused: wrong password"
     assert "Revealed" not in browser.find_element(By.CSS_SELECTOR, "main table").text
+    browser.set_window_size(400, 900)
+    screenshot(browser, "key-access-log-refused-400.png")
 
 
 def test_an_empty_password_is_refused_in_the_browser_before_it_is_sent(
