@@ -246,5 +246,15 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        # Django's own (its default sends INFO to a console handler of its own as well).
+        "django": {"level": env("LOG_LEVEL", "INFO")},
+        "django.db.backends": {"level": "WARNING"},
+        # runserver's line per request; make run keeps it to problems (scripts/run-dev.sh).
+        "django.server": {
+            "handlers": ["console"],
+            "level": env("REQUEST_LOG_LEVEL", "INFO"),
+            "propagate": False,
+        },
+    },
 }

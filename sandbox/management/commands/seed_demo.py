@@ -28,6 +28,7 @@ from sandbox.models import Account
 from sandbox.models import Flow as MetaFlow
 from sandbox.models import Message as MetaMessage
 from sandbox.models import Template as MetaTemplate
+from sandbox.relocation import relocate, served_from
 from sandbox.services import (
     PublishRefused,
     advance_message,
@@ -98,6 +99,7 @@ class Command(BaseCommand):
                 "seed_demo creates users with published passwords; it runs only with SANDBOX_ENABLED=true."
             )
         sync_roles()
+        self._follow_the_address()
         with transaction.atomic():
             admin = self._users()
             waba = self._waba()
@@ -125,6 +127,19 @@ class Command(BaseCommand):
         self.stdout.write("Demo logins (username / password):")
         for username, role, password in DEMO_USERS:
             self.stdout.write(f"  {username:<10} {password:<22} {role}")
+
+    def _follow_the_address(self) -> None:
+        """Served at another address than last time (another port, a new host name): the URLs the
+        demo stored with the old one move to this one, so the demo keeps working without a new
+        database. A demo WABA moved to a real Meta is left alone."""
+        waba = Waba.objects.filter(meta_waba_id=DEMO_WABA_ID).first()
+        old = served_from(waba) if waba else None
+        if old is None or old == settings.PUBLIC_BASE_URL:
+            return
+        changed = relocate(old, settings.PUBLIC_BASE_URL)
+        self.stdout.write(
+            f"The demo moved from {old} to {settings.PUBLIC_BASE_URL}: {changed} stored URLs follow."
+        )
 
     def _users(self) -> object:
         User = get_user_model()
