@@ -33,6 +33,7 @@ CAMPAIGN_PERMISSIONS = [
     "campaigns.view_campaign",
     "campaigns.add_campaign",
     "campaigns.change_campaign",
+    "campaigns.delete_campaign",  # drafts only: see Campaign.ALLOWED
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
@@ -64,6 +65,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
 }
 
 ROLES = list(ROLE_PERMISSIONS)
+
+# Who may play a flow on the sandbox phone (when the sandbox is on): whoever may see the flow, so
+# marketers and campaign managers try their own flows; the sandbox's own settings stay admin-only.
+TRY_FLOWS_PERMISSION = "flowsadmin.view_flow"
 
 
 def _permissions(names: list[str]) -> list[Permission]:

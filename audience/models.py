@@ -147,6 +147,29 @@ class EventQuerySet(models.QuerySet):
             flow=flow, source=Event.Source.COMPLETION, name__regex=SUBMITTED_NAME_PATTERN
         ).order_by("-occurred_at", "-pk")
 
+    def event_names_of(self, submissions: list[Event]) -> dict[int, list[str]]:
+        """The ct-evt names recorded from the same reply as each submission, by submission pk.
+
+        record_completion keys a reply's events "<message id>:submitted" and "<message id>:evt:<n>",
+        so the reply's ct-evt are found by that prefix (a unique, hence indexed, column).
+        """
+        prefixes = {
+            event.pk: event.dedupe_key.removesuffix(":submitted")
+            for event in submissions
+            if event.dedupe_key and event.dedupe_key.endswith(":submitted")
+        }
+        if not prefixes:
+            return {}
+        query = models.Q()
+        for prefix in set(prefixes.values()):
+            query |= models.Q(dedupe_key__startswith=f"{prefix}:evt:")
+        names: dict[str, list[str]] = {}
+        for key, name in (
+            self.filter(query).order_by("dedupe_key").values_list("dedupe_key", "name")
+        ):
+            names.setdefault(key.rsplit(":evt:", 1)[0], []).append(name)
+        return {pk: names.get(prefix, []) for pk, prefix in prefixes.items()}
+
 
 _INSERT_EVENT = (
     "INSERT INTO {table} (name, properties, source, flow_id, flow_token, profile_id, dedupe_key,"

@@ -1,6 +1,6 @@
 """The least a data-exchange endpoint can do, as a bare WSGI app: the bench's ceiling.
 
-Served by the same gunicorn as ours, it shows how much of the gap to the cryptography floor is the
+Served by the same granian as ours, it shows how much of the gap to the cryptography floor is the
 server's (accepting a connection, parsing HTTP, closing) and the durable write's, and how much is
 our endpoint's. It checks the signature, opens the envelope, writes a data_exchange's ct-evt with one
 prepared INSERT (autocommit, like ours) and answers: no Django, no checks, no error handling. Never

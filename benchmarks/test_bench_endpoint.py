@@ -1,31 +1,32 @@
-"""The data-exchange endpoint served as in production, against the floor of its cryptography.
+"""The data-exchange endpoint served by the Procfile's `web` command, against the floor of its cryptography.
 
-gunicorn with one sync worker, pinned to core 0 where `taskset` exists, on the test database; load from
-a separate process (benchmarks/loadgen.py, pinned to core 1) with requests built as Meta builds them
-and encrypted before the clock starts. Printed side by side from the same run:
+The production server is the Procfile's `web` line (granian), started through the shell with $PORT as a
+platform starts it, one worker (WEB_CONCURRENCY=1) pinned to core 0 where `taskset` exists, on the test
+database. Load comes from a separate process (benchmarks/loadgen.py, pinned to core 1) with requests
+built as Meta builds them and encrypted before the clock starts. Printed side by side from one run:
 
 - the floor: one core, in-process, the RSA-OAEP decryption of the key plus the AES-GCM work of one
   request and its answer, the key already parsed; measured again just before every load run;
-- per scenario and concurrency, the median of three runs: requests per second, the worker's CPU
-  time per request, p50/p99 latency, and the ratios to the floor (targets per busy core: ping >= 50 %,
-  data_exchange with ingestion >= 35 %; p99 < 10 ms at concurrency 4);
-- the same at concurrency 4 for a minimal endpoint (benchmarks/minimal_endpoint.py) under the same
-  gunicorn, with the same durable INSERT per ct-evt: the ceiling this server and database allow, so
-  the gap that is ours can be told from theirs;
+- ping and data_exchange with a durable ct-evt INSERT at concurrency 1, 4 and 16, each the median of
+  three runs: requests per second, the server's CPU time per request (every process of it), p50/p99
+  latency, and the ratios to the floor. Targets at c=4: ping >= 80 % of the floor per busy core,
+  data_exchange >= 60 %, p99 < 5 ms;
+- at c=4, for comparison under the same load: the same server without the lean route (every request
+  through Django's middleware), the previous server (gunicorn, one sync worker), a bare WSGI endpoint
+  under the same granian (benchmarks/minimal_endpoint.py: the server's and database's ceiling), and
+  the peer, pywa's helpers in a minimal Starlette app under uvicorn (benchmarks/peer_pywa.py, no write);
+- the whole machine: the `web` command with two workers, unpinned, beside the load generator;
 - events ingested per second from completion webhooks.
 
-BENCH_WSGI names another WSGI module to serve (default flowsadmin.wsgi), to compare a different
-request path with the same load.
+The machine may be shared: each ratio is to a floor measured seconds before, and the load average is
+printed at the start and the end so a reader can judge the noise.
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import os
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,7 +34,6 @@ import time
 from pathlib import Path
 
 import pytest
-import requests
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.db import connection
 
@@ -43,13 +43,37 @@ from flowsadmin.models import Flow
 from sandbox.meta_crypto import sign
 from tests.conftest import make_waba
 from tests.meta_client import MetaPhone
+from tests.production_server import (
+    TASKSET,
+    Server,
+    database_url,
+    free_port,
+    procfile,
+    running,
+    web,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 BUS = (ROOT / "flowsadmin" / "examples" / "bus-booking.clevertap-endpoint.flow.json").read_text()
-TASKSET = shutil.which("taskset")
-REQUESTS_PER_RUN = 1500
+REQUESTS_PER_RUN = int(os.environ.get("BENCH_REQUESTS", "1000"))
 ROUNDS = 3
 CONCURRENCY = (1, 4, 16)
+TARGETS = {"ping": 0.80, "data_exchange+ct-evt": 0.60}
+SCENARIOS = {
+    "ping": {"version": "3.0", "action": "ping"},
+    "data_exchange+ct-evt": {
+        "version": "3.0",
+        "action": "data_exchange",
+        "screen": "welcome_screen",
+        "flow_token": "tok-bench",
+        "data": {
+            "next_screen": "seat_selection",
+            "depart_from": "Pune",
+            "arrive_in": "Goa",
+            "ct-evt": {"evtName": "Date Selected", "evtData": {"depart_from": "Pune"}},
+        },
+    },
+}
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -58,64 +82,11 @@ def pinned(core: int, command: list[str]) -> list[str]:
     return [TASKSET, "-c", str(core), *command] if TASKSET and os.cpu_count() > 1 else command
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def say(line: str) -> None:
+    print(f"BENCH {line}")  # noqa: T201
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-
-
-@contextlib.contextmanager
-def gunicorn(module: str, extra_env: dict[str, str] | None = None):
-    """gunicorn serving `module`, one sync worker on one core; yields (url, worker pid)."""
-    port = free_port()
-    command = [sys.executable, "-m", "gunicorn", module, "--workers", "1"]
-    command += ["--worker-class", "sync", "--bind", f"127.0.0.1:{port}", "--backlog", "2048"]
-    process = subprocess.Popen(
-        pinned(0, command), cwd=ROOT, env=os.environ | {"LOG_LEVEL": "WARNING"} | (extra_env or {})
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            # A worker still booting on a busy machine leaves the first request waiting: try again.
-            except (requests.ConnectionError, requests.Timeout):
-                time.sleep(0.05)
-        else:
-            raise RuntimeError("gunicorn did not start")
-        master = process.pid  # taskset execs gunicorn in place, so this is gunicorn's master
-        children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
-        yield url, int(children[0])
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-@pytest.fixture
-def server():
-    """Our app as in production, on the test database; yields (url, worker pid, its environment)."""
-    db = connection.settings_dict
-    env = {
-        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "DEBUG": "false",
-        "HTTPS_ONLY": "false",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        # As in production, not as in the test settings: the endpoint's numbers go to Redis once a
-        # second. Webhooks are processed in the request (CELERY_TASK_ALWAYS_EAGER from the test
-        # settings), so the webhook figure below is receipt plus ingestion, end to end.
-        "FLOW_STATS_FLUSH_SECONDS": "1.0",
-    }
-    with gunicorn(os.environ.get("BENCH_WSGI", "flowsadmin.wsgi"), env) as (url, worker):
-        yield url, worker, env
-
-
-def load(url: str, path: str, sealed: list[tuple[bytes, str]], concurrency: int) -> dict:
+def load(url: str, path: str, sealed: list[tuple[bytes, str]], concurrency: int, core=1) -> dict:
     spec = {
         "host": "127.0.0.1",
         "port": int(url.rsplit(":", 1)[1]),
@@ -123,8 +94,9 @@ def load(url: str, path: str, sealed: list[tuple[bytes, str]], concurrency: int)
         "concurrency": concurrency,
         "requests": [(base64.b64encode(body).decode(), signature) for body, signature in sealed],
     }
+    command = [sys.executable, "-m", "benchmarks.loadgen"]
     done = subprocess.run(
-        pinned(1, [sys.executable, "-m", "benchmarks.loadgen"]),
+        pinned(core, command) if core is not None else command,
         input=json.dumps(spec),
         capture_output=True,
         text=True,
@@ -166,99 +138,175 @@ class Floor:
         return len(self.prepared) / elapsed
 
 
-def measure(
-    url: str,
-    worker: int,
-    path: str,
-    phone: MetaPhone,
-    floor: Floor,
-    request: dict,
-    concurrency: int,
-) -> str:
-    """Load the server with one kind of request, ROUNDS times; the medians, as one line of text."""
-    sealed = [phone.seal(request) for _ in range(200)]
-    load(url, path, [(s.body, s.signature) for s in sealed], 4)  # warm up: key, connections
-    runs = []
-    for _ in range(ROUNDS):
-        sealed = [phone.seal(request) for _ in range(REQUESTS_PER_RUN)]
-        floor_now = floor.per_second()
-        cpu_before = cpu_seconds(worker)
-        result = load(url, path, [(s.body, s.signature) for s in sealed], concurrency)
-        cpu = (cpu_seconds(worker) - cpu_before) / result["requests"]
-        assert result["statuses"] == {"200": REQUESTS_PER_RUN}, result["statuses"]
-        result |= {
-            "cpu": cpu,
-            "per_core": (1 / cpu if cpu else float("inf")) / floor_now,
-            "of_floor": result["rps"] / floor_now,
-        }
-        runs.append(result)
+class Bench:
+    """One flow, its Meta phone and the floor, shared by every server measured in this run."""
 
-    def median(key: str) -> float:
-        return statistics.median(run[key] for run in runs)
+    def __init__(self) -> None:
+        self.waba = make_waba()
+        self.flow = Flow.objects.create(
+            waba=self.waba, name="Bus booking", flow_json=BUS, status="PUBLISHED"
+        )
+        self.phone = MetaPhone(self.waba.key_pair.public_pem, self.waba.app_secret)
+        self.path = f"/meta/flows/{self.flow.public_id}/"
+        self.floor = Floor(self.phone, crypto.load_private_key(self.waba.key_pair.private_pem))
+        self.events_written = 0
 
-    return (
-        f"{median('rps'):7,.0f} req/s ({median('of_floor'):4.0%} of floor) | "
-        f"CPU {median('cpu') * 1000:.2f} ms/req ({median('per_core'):4.0%} of floor per busy core) | "
-        f"p50 {median('p50_ms'):.2f} ms p99 {median('p99_ms'):.2f} ms"
-    )
-
-
-def say(line: str) -> None:
-    print(f"BENCH {line}")  # noqa: T201
-
-
-def test_bench_endpoint_against_the_crypto_floor(server, tmp_path):
-    url, worker, server_env = server
-    waba = make_waba()
-    flow = Flow.objects.create(waba=waba, name="Bus booking", flow_json=BUS, status="PUBLISHED")
-    phone = MetaPhone(waba.key_pair.public_pem, waba.app_secret)
-    path = f"/meta/flows/{flow.public_id}/"
-    floor = Floor(phone, crypto.load_private_key(waba.key_pair.private_pem))
-    say(
-        "floor (1 core, in-process RSA-OAEP + AES-GCM request and answer): "
-        f"{floor.per_second():,.0f}/s; each line below is the median of {ROUNDS} runs, each "
-        "compared with the floor measured just before it"
-    )
-
-    scenarios = {
-        "ping": {"version": "3.0", "action": "ping"},
-        "data_exchange+ct-evt": {
-            "version": "3.0",
-            "action": "data_exchange",
-            "screen": "welcome_screen",
-            "flow_token": "tok-bench",
-            "data": {
-                "next_screen": "seat_selection",
-                "depart_from": "Pune",
-                "arrive_in": "Goa",
-                "ct-evt": {"evtName": "Date Selected", "evtData": {"depart_from": "Pune"}},
-            },
-        },
-    }
-    targets = {"ping": 0.50, "data_exchange+ct-evt": 0.35}
-    for name, request in scenarios.items():
-        for concurrency in CONCURRENCY:
-            figures = measure(url, worker, path, phone, floor, request, concurrency)
-            say(
-                f"{name:22} c={concurrency:<2} {figures} (target {targets[name]:.0%} per busy core)"
+    def measure(
+        self,
+        server: Server,
+        request: dict,
+        concurrency: int,
+        *,
+        cores: int = 1,
+        load_core: int | None = 1,
+        writes: bool = True,
+    ) -> dict:
+        """Load the server with one kind of request, ROUNDS times; the medians."""
+        writing = writes and "ct-evt" in request.get("data", {})
+        sealed = [self.phone.seal(request) for _ in range(200)]
+        load(server.url, self.path, [(s.body, s.signature) for s in sealed], 4, load_core)  # warm
+        self.events_written += 200 * writing
+        runs = []
+        for _ in range(ROUNDS):
+            sealed = [self.phone.seal(request) for _ in range(REQUESTS_PER_RUN)]
+            floor_now = self.floor.per_second() * cores
+            cpu_before = server.cpu_seconds()
+            result = load(
+                server.url,
+                self.path,
+                [(s.body, s.signature) for s in sealed],
+                concurrency,
+                load_core,
             )
-    expected = (200 + REQUESTS_PER_RUN * ROUNDS) * len(CONCURRENCY)
-    assert Event.objects.filter(name="Date Selected").count() == expected
+            cpu = (server.cpu_seconds() - cpu_before) / result["requests"]
+            assert result["statuses"] == {"200": REQUESTS_PER_RUN}, result["statuses"]
+            self.events_written += REQUESTS_PER_RUN * writing
+            runs.append(
+                result
+                | {
+                    "cpu": cpu,
+                    "per_core": (1 / cpu if cpu else float("inf")) / (floor_now / cores),
+                    "of_floor": result["rps"] / floor_now,
+                }
+            )
+        return {
+            key: statistics.median(run[key] for run in runs) for key in runs[0] if key != "statuses"
+        }
 
-    # The ceiling: the least an endpoint can do for the same requests, under the same gunicorn.
+
+def figures(m: dict) -> str:
+    return (
+        f"{m['rps']:6,.0f} req/s ({m['of_floor']:4.0%} of floor) | "
+        f"CPU {m['cpu'] * 1000:.2f} ms/req ({m['per_core']:4.0%} of floor per busy core) | "
+        f"p50 {m['p50_ms']:5.2f} ms p99 {m['p99_ms']:5.2f} ms"
+    )
+
+
+def server_env(**extra: str) -> dict[str, str]:
+    """The environment of production, on the test database."""
+    return (
+        os.environ
+        | {
+            "DATABASE_URL": database_url(connection.settings_dict),
+            "DEBUG": "false",
+            "HTTPS_ONLY": "false",
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "LOG_LEVEL": "WARNING",
+            # As in production, not as in the test settings: the endpoint's numbers go to Redis once a
+            # second. Webhooks are processed in the request (CELERY_TASK_ALWAYS_EAGER from the test
+            # settings), so the webhook figure below is receipt plus ingestion, end to end.
+            "FLOW_STATS_FLUSH_SECONDS": "1.0",
+        }
+        | extra
+    )
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def test_bench_endpoint_against_the_crypto_floor(tmp_path):
+    bench = Bench()
+    say(
+        f"load average {load_average()} on {os.cpu_count()} cores at the start; floor (1 core, "
+        "in-process RSA-OAEP + AES-GCM request and answer): "
+        f"{bench.floor.per_second():,.0f}/s; each line is the median of {ROUNDS} runs of "
+        f"{REQUESTS_PER_RUN} requests, each compared with the floor measured just before it"
+    )
+    one_worker = server_env(WEB_CONCURRENCY="1")
+    threads = os.environ.get("WEB_THREADS", "the Procfile's default")
+    with web(one_worker, cores="0") as server:
+        for name, request in SCENARIOS.items():
+            for concurrency in CONCURRENCY:
+                m = bench.measure(server, request, concurrency)
+                say(
+                    f"granian (Procfile web, 1 worker, threads: {threads}) {name:20} "
+                    f"c={concurrency:<2} {figures(m)} (target {TARGETS[name]:.0%} per busy core)"
+                )
+        webhooks(bench, server)
+
+    # The same app and server, every request through Django's middleware: does the lean route pay?
+    without_lean = server_env(WEB_CONCURRENCY="1")
+    production = procfile()["web"]
+    command = production.replace(
+        "flowsadmin.wsgi:application", "flowsadmin.wsgi:django_application"
+    )
+    with running(command, without_lean, port=free_port(), cores="0") as server:
+        for name, request in SCENARIOS.items():
+            m = bench.measure(server, request, 4)
+            say(f"granian, no lean route (Django's middleware) {name:20} c=4  {figures(m)}")
+
+    # The previous production command: gunicorn, one sync worker.
+    gunicorn = [sys.executable, "-m", "gunicorn", "flowsadmin.wsgi", "--workers", "1"]
+    gunicorn += ["--worker-class", "sync", "--bind", "127.0.0.1:{port}", "--backlog", "2048"]
+    port = free_port()
+    env = server_env(XDG_RUNTIME_DIR=str(tmp_path))  # gunicorn >= 24 puts a control socket there
+    gunicorn = [part.replace("{port}", str(port)) for part in gunicorn]
+    with running(gunicorn, env, port=port, cores="0") as server:
+        for name, request in SCENARIOS.items():
+            m = bench.measure(server, request, 4)
+            say(f"gunicorn (previous: 1 sync worker) {name:20} c=4  {figures(m)}")
+
     key_file = tmp_path / "key.pem"
-    key_file.write_text(waba.key_pair.private_pem)
-    minimal_env = {
-        "BENCH_PRIVATE_KEY_FILE": str(key_file),
-        "BENCH_APP_SECRET": waba.app_secret,
-        "DATABASE_URL": server_env["DATABASE_URL"],
-    }
-    with gunicorn("benchmarks.minimal_endpoint", minimal_env) as (minimal_url, minimal_worker):
-        for name, request in scenarios.items():
-            figures = measure(minimal_url, minimal_worker, path, phone, floor, request, 4)
-            say(f"minimal {name:14} c=4  {figures} (bare WSGI, no checks: the ceiling)")
+    key_file.write_text(bench.waba.key_pair.private_pem)
+    bare = server_env(
+        BENCH_PRIVATE_KEY_FILE=str(key_file),
+        BENCH_APP_SECRET=bench.waba.app_secret,
+        WEB_CONCURRENCY="1",
+    )
+    # The ceiling of this server and database: a bare WSGI endpoint with the same INSERT, same granian.
+    command = production.replace(
+        "flowsadmin.wsgi:application", "benchmarks.minimal_endpoint:application"
+    )
+    with running(command, bare, port=free_port(), cores="0") as server:
+        for name, request in SCENARIOS.items():
+            m = bench.measure(server, request, 4)
+            say(f"bare WSGI endpoint under granian (the ceiling) {name:20} c=4  {figures(m)}")
 
-    # Completion webhooks: each carries a ct-evt and a ct-up, so three events per completion.
+    # The peer: pywa's helpers in Starlette under uvicorn (httptools, uvloop), one worker, no write.
+    port = free_port()
+    uvicorn = [sys.executable, "-m", "uvicorn", "benchmarks.peer_pywa:app", "--port", str(port)]
+    uvicorn += ["--workers", "1", "--no-access-log", "--log-level", "warning", "--backlog", "2048"]
+    with running(uvicorn, bare, port=port, cores="0") as server:
+        for name, request in SCENARIOS.items():
+            m = bench.measure(server, request, 4, writes=False)
+            say(f"peer: pywa + Starlette/uvicorn (no write) {name:20} c=4  {figures(m)}")
+
+    # The whole machine: the Procfile's web with two workers, unpinned, sharing both cores with the
+    # load generator; the ratio is to two cores' floor.
+    cores = min(2, os.cpu_count() or 1)
+    with web(server_env(WEB_CONCURRENCY="2")) as server:
+        for name, request in SCENARIOS.items():
+            m = bench.measure(server, request, 16, cores=cores, load_core=None)
+            say(f"whole machine: granian, 2 workers, beside the load {name:20} c=16 {figures(m)}")
+
+    assert Event.objects.filter(name="Date Selected").count() == bench.events_written
+    say(f"load average {load_average()} at the end")
+
+
+def webhooks(bench: Bench, server: Server) -> None:
+    """Completion webhooks: each carries a ct-evt and a ct-up, so three events per completion."""
+    waba = bench.waba
     bodies = []
     for i in range(600):
         value = {
@@ -297,7 +345,7 @@ def test_bench_endpoint_against_the_crypto_floor(server, tmp_path):
         ).encode()
         bodies.append((body, sign(body, waba.app_secret)))
     before = Event.objects.count()
-    result = load(url, "/meta/webhook/", bodies, 4)
+    result = load(server.url, "/meta/webhook/", bodies, 4)
     assert result["statuses"] == {"200": len(bodies)}, result["statuses"]
     events = Event.objects.count() - before
     assert events == 3 * len(bodies)

@@ -1,4 +1,4 @@
-"""What the campaign pages' buttons call: publish, pause, resume and cancel.
+"""What the campaign pages' buttons call: publish, pause, resume, cancel and delete a draft.
 
 Each checks the status table first (CampaignActionNotAllowed, worded for the page), changes the
 campaign with its model transition, and queues sending after the commit where there is any to do.
@@ -10,11 +10,12 @@ from datetime import datetime
 
 from django.db import transaction
 
-from .models import Campaign, Recipient
+from .models import Campaign, CampaignActionNotAllowed, Recipient
 from .sending import start_campaign
 
 __all__ = [
     "cancel_campaign",
+    "delete_campaign",
     "pause_campaign",
     "publish_campaign",
     "resume_campaign",
@@ -64,3 +65,11 @@ def cancel_campaign(campaign: Campaign, *, by: object) -> Campaign:
         campaign.mark_cancelled()
         Recipient.objects.filter(campaign=campaign).cancel_queued()
     return campaign
+
+
+def delete_campaign(campaign: Campaign, *, by: object) -> None:
+    """A draft goes, with its uploaded numbers; a campaign that was ever published stays, for its
+    results."""
+    if not campaign.can("delete"):
+        raise CampaignActionNotAllowed("delete", campaign.status)
+    campaign.delete()

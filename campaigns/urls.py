@@ -10,6 +10,7 @@ urlpatterns = [
     path("<int:pk>/", views.campaign_detail, name="detail"),
     path("<int:pk>/edit/", views.campaign_edit, name="edit"),
     path("<int:pk>/publish/", views.campaign_publish, name="publish"),
+    path("<int:pk>/delete/", views.campaign_delete, name="delete"),
     path("<int:pk>/recipients.csv", views.campaign_recipients_csv, name="recipients_csv"),
     path("<int:pk>/<slug:action>/", views.campaign_action, name="action"),
 ]

@@ -33,6 +33,7 @@ from .uploads import store_upload
 VIEW = "campaigns.view_campaign"
 ADD = "campaigns.add_campaign"
 CHANGE = "campaigns.change_campaign"
+DELETE = "campaigns.delete_campaign"
 # The buttons of a campaign's page, each a service the send pipeline provides.
 ACTIONS = {"pause": "Pause", "resume": "Resume", "cancel": "Cancel"}
 SHOWN_PROBLEMS = 100
@@ -370,6 +371,24 @@ def campaign_recipients_csv(request: HttpRequest, pk: int) -> StreamingHttpRespo
         True, f"campaign-{campaign.pk}-recipients.csv"
     )
     return response
+
+
+@permission_required(DELETE, raise_exception=True)
+def campaign_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """Asks first (GET), then deletes the draft (POST)."""
+    campaign = get_campaign_or_404(pk)
+    if request.method == "POST":
+        try:
+            services.delete_campaign(campaign, by=request.user)
+        except CampaignActionNotAllowed as exc:
+            messages.error(request, str(exc))
+            return redirect("campaigns:detail", campaign.pk)
+        messages.success(request, f"{campaign.name}: {Campaign.DONE_WORDS['delete']}.")
+        return redirect("campaigns:list")
+    if not campaign.can("delete"):
+        messages.error(request, str(CampaignActionNotAllowed("delete", campaign.status)))
+        return redirect("campaigns:detail", campaign.pk)
+    return render(request, "campaigns/campaign_delete.html", {"campaign": campaign})
 
 
 @require_POST

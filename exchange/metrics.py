@@ -1,8 +1,10 @@
 """What the hosted endpoint counts per flow, kept in Redis: its health and the completion funnel.
 
 - Health: per flow and minute, one hash with `ok` and `error` counts and a latency histogram with
-  fixed buckets (`le:<ms>` fields, the last one `le:inf`), kept about a day. `endpoint_health` reads
-  the last 60 and 1,440 minutes back and reports percentiles as the upper bound of their bucket.
+  fixed buckets (`le:<ms>` fields, the last one `le:inf`), kept two hours; the same fields per flow
+  and hour, kept eight days. `endpoint_health` reads the last 60 minutes and 168 hours back (one
+  pipeline) and gives totals for the last hour, day and week and a series per minute and per hour
+  for the charts; percentiles are the upper bound of their bucket.
 - Funnel: per flow and screen, a HyperLogLog of the flow tokens that reached it. Distinct counts
   stay exact in practice for small numbers and within about 1% for large ones, in 12 KB at most.
 
@@ -29,13 +31,17 @@ log = logging.getLogger(__name__)
 
 # Upper bounds of the latency buckets, in milliseconds; slower requests fall in the `inf` bucket.
 BUCKETS_MS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
-TTL_SECONDS = 26 * 3600
-WINDOWS = {"hour": 60, "day": 1440}
+MINUTE_TTL_SECONDS = 2 * 3600
+HOUR_TTL_SECONDS = 8 * 24 * 3600
+MINUTES, HOURS = 60, 7 * 24  # the charts: per minute for the last hour, per hour for the last week
 KEY = "flowhealth:{flow_id}:{minute}"
+HOUR_KEY = "flowhealthh:{flow_id}:{hour}"
 FUNNEL_KEY = "flowfunnel:{flow_id}:{screen}"
 
-# Short timeouts: a stalled Redis must cost the endpoint milliseconds, not its answer.
-_client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=0.05, socket_connect_timeout=0.05)
+# Used by the flush, which runs on its timer thread, never in a request (unless
+# FLOW_STATS_FLUSH_SECONDS is 0, as in tests), and by the flow page. Half a second: a stalled Redis
+# costs a page that much, and a busy machine (50 ms timeouts lost counts under load) loses nothing.
+_client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=0.5, socket_connect_timeout=0.5)
 
 
 class _Buffer:
@@ -90,10 +96,14 @@ class _Buffer:
         try:
             pipe = _client.pipeline(transaction=False)
             for (flow_id, minute), fields in counts.items():
-                key = KEY.format(flow_id=flow_id, minute=minute)
-                for field, increment in fields.items():
-                    pipe.hincrby(key, field, increment)
-                pipe.expire(key, TTL_SECONDS)
+                # The same counts twice: per minute for the last hour, per hour for the week.
+                for key, ttl in (
+                    (KEY.format(flow_id=flow_id, minute=minute), MINUTE_TTL_SECONDS),
+                    (HOUR_KEY.format(flow_id=flow_id, hour=minute // 60), HOUR_TTL_SECONDS),
+                ):
+                    for field, increment in fields.items():
+                        pipe.hincrby(key, field, increment)
+                    pipe.expire(key, ttl)
             for (flow_id, screen), tokens in visits.items():
                 pipe.pfadd(FUNNEL_KEY.format(flow_id=flow_id, screen=screen), *tokens)
             pipe.execute()
@@ -135,11 +145,18 @@ def record_screen_visit(flow_id: int, flow_token: str, screen: str) -> None:
 
 def screens_reached(flow_id: int, screens: list[str]) -> dict[str, int] | None:
     """Screen id -> distinct flow tokens that reached it; None when Redis does not answer."""
+    counts = tokens_reaching(flow_id, [[screen] for screen in screens])
+    return None if counts is None else dict(zip(screens, counts, strict=True))
+
+
+def tokens_reaching(flow_id: int, groups: list[list[str]]) -> list[int] | None:
+    """For each (non-empty) group of screens, the distinct flow tokens that reached any of them (a
+    union of the HyperLogLogs), in one pipeline; None when Redis does not answer."""
     try:
         pipe = _client.pipeline(transaction=False)
-        for screen in screens:
-            pipe.pfcount(FUNNEL_KEY.format(flow_id=int(flow_id), screen=screen))
-        return dict(zip(screens, pipe.execute(), strict=True))
+        for screens in groups:
+            pipe.pfcount(*[FUNNEL_KEY.format(flow_id=int(flow_id), screen=s) for s in screens])
+        return [int(n) for n in pipe.execute()]
     except (redis.RedisError, OSError) as exc:
         log.warning("funnel unavailable for flow %s: %s", flow_id, exc)
         return None
@@ -147,7 +164,10 @@ def screens_reached(flow_id: int, screens: list[str]) -> dict[str, int] | None:
 
 @dataclass
 class HealthWindow:
+    """Requests, errors and latency percentiles over some minutes: a summary row or a chart point."""
+
     minutes: int
+    start: int = 0  # unix seconds of the first minute
     requests: int = 0
     errors: int = 0
     # Upper bound of the bucket each percentile falls in, in ms; math.inf past the last bound.
@@ -178,8 +198,8 @@ def _ms_text(value: float | None) -> str:
     if value is None:
         return "—"
     if math.isinf(value):
-        return f"> {BUCKETS_MS[-1]:,} ms"
-    return f"≤ {value:g} ms"
+        return f"> {BUCKETS_MS[-1] / 1000:g} s"
+    return f"≤ {value / 1000:g} s" if value >= 1000 else f"≤ {value:g} ms"
 
 
 def _percentile(histogram: dict[float, int], total: int, fraction: float) -> float | None:
@@ -194,8 +214,8 @@ def _percentile(histogram: dict[float, int], total: int, fraction: float) -> flo
     return math.inf
 
 
-def _window(minutes: int, hashes: list[dict]) -> HealthWindow:
-    window = HealthWindow(minutes=minutes)
+def _window(minutes: int, start: int, hashes: list[dict]) -> HealthWindow:
+    window = HealthWindow(minutes=minutes, start=start)
     histogram: dict[float, int] = {}
     for fields in hashes:
         for raw_name, raw_count in fields.items():
@@ -215,18 +235,38 @@ def _window(minutes: int, hashes: list[dict]) -> HealthWindow:
     return window
 
 
-def endpoint_health(flow_id: int) -> dict:
-    """{"hour": HealthWindow, "day": HealthWindow, "available": bool} for a flow's endpoint."""
-    now = int(time.time() // 60)
-    longest = max(WINDOWS.values())
+def endpoint_health(flow_id: int, *, now: float | None = None) -> dict:
+    """A flow's endpoint numbers: {"available": bool, "hour", "day", "week": HealthWindow totals,
+    "minutes": [HealthWindow per minute, oldest first, 60], "hours": [per hour, 168]}.
+
+    The day and the week are whole hours, the current one included, so "day" spans 23 to 24 hours.
+    """
+    now_minute = int((time.time() if now is None else now) // 60)
+    now_hour = now_minute // 60
+    minutes = range(now_minute - MINUTES + 1, now_minute + 1)
+    hours = range(now_hour - HOURS + 1, now_hour + 1)
     try:
         pipe = _client.pipeline(transaction=False)
-        for minute in range(now - longest + 1, now + 1):
+        for minute in minutes:
             pipe.hgetall(KEY.format(flow_id=int(flow_id), minute=minute))
-        hashes = pipe.execute()  # oldest first
+        for hour in hours:
+            pipe.hgetall(HOUR_KEY.format(flow_id=int(flow_id), hour=hour))
+        answers = pipe.execute()
     except (redis.RedisError, OSError) as exc:
         log.warning("endpoint health unavailable for flow %s: %s", flow_id, exc)
-        return {name: HealthWindow(minutes=m) for name, m in WINDOWS.items()} | {"available": False}
-    result: dict = {name: _window(m, hashes[-m:]) for name, m in WINDOWS.items()}
-    result["available"] = True
-    return result
+        answers = None
+    if answers is None:
+        empty = {name: HealthWindow(minutes=m) for name, m in SUMMARIES.items()}
+        return empty | {"available": False, "minutes": [], "hours": []}
+    by_minute, by_hour = answers[: len(minutes)], answers[len(minutes) :]
+    return {
+        "available": True,
+        "hour": _window(MINUTES, minutes[0] * 60, by_minute),
+        "day": _window(24 * 60, hours[-24] * 3600, by_hour[-24:]),
+        "week": _window(HOURS * 60, hours[0] * 3600, by_hour),
+        "minutes": [_window(1, m * 60, [h]) for m, h in zip(minutes, by_minute, strict=True)],
+        "hours": [_window(60, h * 3600, [f]) for h, f in zip(hours, by_hour, strict=True)],
+    }
+
+
+SUMMARIES = {"hour": 60, "day": 24 * 60, "week": HOURS * 60}

@@ -244,3 +244,20 @@ class FlowChange(models.Model):
 
     class Meta:
         ordering = ["-at", "-pk"]
+
+    # What each recorded action code means, for the History tab.
+    LABELS = {
+        "create": "Created",
+        "update": "Saved the Flow JSON",
+        "publish": "Published",
+        "deprecate": "Deprecated",
+        "delete": "Deleted",
+        "clone": "Cloned",
+        "refresh": "Refreshed from Meta",
+        "update_endpoint": "Changed the endpoint settings",
+    }
+
+    @property
+    def label(self) -> str:
+        """The action in words; an unknown code (a future one) is shown as it is, made readable."""
+        return self.LABELS.get(self.action, self.action.replace("_", " ").capitalize())

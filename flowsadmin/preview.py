@@ -21,6 +21,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from .flowjson.syntax import parse
+
 # Flow JSON component type -> the kind the template draws. Form is not here: it draws nothing itself,
 # its children are drawn in its place.
 KINDS = {
@@ -175,6 +177,9 @@ class Preview:
     uses_endpoint: bool = False
     # Why some or all of the Flow could not be drawn, in words for the page.
     problems: list[str] = field(default_factory=list)
+    # Where the text stops being JSON, when it does (1-based, as the validator reports it).
+    error_line: int | None = None
+    error_column: int | None = None
 
     @property
     def ids(self) -> list[str]:
@@ -192,16 +197,17 @@ def build_preview_from_text(text: str) -> Preview:
     """Parse stored Flow JSON text and build its preview; text that doesn't parse gives a problem."""
     if not isinstance(text, str) or not text.strip():
         return Preview(problems=["This Flow has no Flow JSON yet."])
-    try:
-        data = json.loads(text.removeprefix("\ufeff"))
-    except (ValueError, RecursionError) as exc:
-        where = f" (line {exc.lineno}, column {exc.colno})" if hasattr(exc, "lineno") else ""
+    # The validator's own reading, so the preview of a broken draft names the same line and column
+    # as the messages under the editor (json.loads alone points past a trailing comma, for one).
+    parsed = parse(text)
+    if parsed.errors:
+        error = parsed.errors[0]
         return Preview(
-            problems=[
-                f"The Flow JSON does not parse{where}: fix it on the edit page to preview it."
-            ]
+            problems=[f"The Flow JSON does not parse: {error.message}"],
+            error_line=error.line,
+            error_column=error.column,
         )
-    return build_preview(data)
+    return build_preview(parsed.data or {})
 
 
 def build_preview(flow_json: dict) -> Preview:

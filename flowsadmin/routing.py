@@ -32,22 +32,35 @@ def screens_of(text: str) -> tuple[dict, list[str]]:
 
 def entry_screens(text: str) -> list[str]:
     """The screen ids a flow can be opened at, in the JSON's order."""
+    _, ids = screens_of(text)
+    targets = {target for nexts in routes(text).values() for target in nexts}
+    return [i for i in ids if i not in targets] or ids[:1]
+
+
+def routes(text: str) -> dict[str, list[str]]:
+    """Screen id -> the screens it leads to, in order, without routes back to itself: the routing
+    model's when there is one, else the ones Meta derives from each screen's `navigate` actions."""
     document, ids = screens_of(text)
+    found: dict[str, list[str]] = {}
+
+    def add(source: object, target: object) -> None:
+        if isinstance(source, str) and isinstance(target, str) and target != source:
+            nexts = found.setdefault(source, [])
+            if target not in nexts:
+                nexts.append(target)
+
     routing = document.get("routing_model")
-    targets: set[str] = set()
     if isinstance(routing, dict):
         for source, nexts in routing.items():
             for target in nexts if isinstance(nexts, list) else []:
                 # Meta writes routes as screen ids; some builders write {"target": id}.
-                name = target.get("target") if isinstance(target, dict) else target
-                if isinstance(name, str) and name != source:
-                    targets.add(name)
+                add(source, target.get("target") if isinstance(target, dict) else target)
     else:
-        screens = document.get("screens") or []
-        for screen in screens:
+        for screen in document.get("screens") or []:
             if isinstance(screen, dict):
-                targets.update(t for t in _navigate_targets(screen) if t != screen.get("id"))
-    return [i for i in ids if i not in targets] or ids[:1]
+                for target in _navigate_targets(screen):
+                    add(screen.get("id"), target)
+    return found
 
 
 def _navigate_targets(node: object) -> list[str]:

@@ -237,7 +237,7 @@ if HTTPS_ONLY:
     SECURE_HSTS_SECONDS = int(env("SECURE_HSTS_SECONDS", "31536000"))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
-    # TLS ends at the proxy in front of gunicorn, which must set X-Forwarded-Proto.
+    # TLS ends at the proxy in front of the web server (granian), which must set X-Forwarded-Proto.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 LOGGING = {
@@ -246,5 +246,15 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        # Django's own (its default sends INFO to a console handler of its own as well).
+        "django": {"level": env("LOG_LEVEL", "INFO")},
+        "django.db.backends": {"level": "WARNING"},
+        # runserver's line per request; make run keeps it to problems (scripts/run-dev.sh).
+        "django.server": {
+            "handlers": ["console"],
+            "level": env("REQUEST_LOG_LEVEL", "INFO"),
+            "propagate": False,
+        },
+    },
 }

@@ -12,7 +12,13 @@ flow_patterns = (
         path("", views.flow_list, name="list"),
         path("new/", views.flow_create, name="create"),
         path("validate/", views.flow_validate, name="validate"),
+        path("live-preview/", views.flow_live_preview, name="live_preview"),
         path("<int:pk>/", views.flow_detail, name="detail"),
+        # The flow page's tabs: before the action catch-all below, which would take their names.
+        path("<int:pk>/json/", views.flow_json, name="json"),
+        path("<int:pk>/responses/", views.flow_responses, name="responses"),
+        path("<int:pk>/insights/", views.flow_insights, name="insights"),
+        path("<int:pk>/history/", views.flow_history, name="history"),
         path("<int:pk>/endpoint/", views.flow_endpoint_settings, name="endpoint_settings"),
         path("<int:pk>/revisions/<int:number>/", views.flow_revision, name="revision"),
         path("<int:pk>/preview/", views.flow_preview, name="preview"),

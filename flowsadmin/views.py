@@ -2,18 +2,22 @@ from __future__ import annotations
 
 import difflib
 import json
+from collections.abc import Iterator
 from urllib.parse import urlencode
 
 from defusedcsv import csv
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.http import content_disposition_header
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.roles import TRY_FLOWS_PERMISSION
 from audience.models import Event
 from audience.services import answer_keys, as_text
 from exchange.insights import insights_context
@@ -23,8 +27,9 @@ from wabas.graph import GraphClient, MetaError
 from wabas.views import key_panel_context
 
 from . import flowjson
+from .answers import ChoiceTitles, choice_titles
 from .forms import EndpointSettingsForm, FlowFilterForm, FlowForm
-from .models import Flow, FlowActionNotAllowed
+from .models import ACTION_WORDS, Flow, FlowActionNotAllowed
 from .preview import build_preview_from_text
 from .send_views import send_context
 from .services import (
@@ -157,12 +162,69 @@ def flow_create(request: HttpRequest) -> HttpResponse:
             client=GraphClient.for_waba(waba),
         )
         _say_saved(request, flow)
-        return redirect("flows:detail", pk=flow.pk)
-    return render(request, "flowsadmin/flow_form.html", {"form": form, "waba": waba})
+        # On to the editor: its gutter and the messages under it show what to fix.
+        return redirect("flows:json", pk=flow.pk)
+    context = {"form": form, "waba": waba}
+    context |= _live_preview(request.POST.get("flow_json", STARTER_JSON), None)
+    return render(request, "flowsadmin/flow_form.html", context)
+
+
+# The flow page's tabs, each its own URL: (tab, label, URL name).
+FLOW_TABS = [
+    ("overview", "Overview", "flows:detail"),
+    ("json", "Flow JSON", "flows:json"),
+    ("responses", "Responses", "flows:responses"),
+    ("insights", "Insights", "flows:insights"),
+    ("history", "History", "flows:history"),
+]
+
+
+def _flow_page(request: HttpRequest, flow: Flow, tab: str) -> dict:
+    """What every tab of the flow page shows around its content: title, status and the tabs."""
+    return {
+        "flow": flow,
+        "tab": tab,
+        "tabs": [(name, label, reverse(url, args=[flow.pk])) for name, label, url in FLOW_TABS],
+        "actions": _actions_for(request, flow),
+        # The sandbox phone plays what the sandbox Meta holds: only for flows created there.
+        "can_try": settings.SANDBOX_ENABLED
+        and bool(flow.meta_flow_id)
+        and request.user.has_perm(TRY_FLOWS_PERMISSION),
+    }
 
 
 @permission_required("flowsadmin.view_flow", raise_exception=True)
 def flow_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """Overview: status and actions, the URLs Meta calls, validation, templates using the flow."""
+    flow = _get_flow_or_404(pk)
+    if request.method == "POST":
+        # Saving moved to the Flow JSON tab (flows:json); 405 rather than a silent non-save.
+        return _action_url_page(request, flow, "update_json")
+    errors = [m for m in flow.local_messages if m.get("level") == "error"]
+    context = _flow_page(request, flow, "overview") | {
+        "local_errors": len(errors),
+        "local_warnings": len(flow.local_messages) - len(errors),
+        "webhook_url": f"{settings.PUBLIC_BASE_URL}{reverse('meta_webhook')}",
+        "endpoint_form": EndpointSettingsForm(
+            initial={
+                "customer_endpoint_url": flow.customer_endpoint_url,
+                "requires_our_token": flow.requires_our_token,
+            }
+        ),
+        "templates": (
+            flow.templates.order_by("name")
+            if request.user.has_perm("templates_app.view_messagetemplate")
+            else None
+        ),
+        **send_context(request, flow),
+        **contract_context(request, flow),
+    }
+    return render(request, "flowsadmin/flow_detail.html", context)
+
+
+@permission_required("flowsadmin.view_flow", raise_exception=True)
+def flow_json(request: HttpRequest, pk: int) -> HttpResponse:
+    """The Flow JSON tab: the editor beside a live phone preview (read-only when not editable)."""
     flow = _get_flow_or_404(pk)
     editable = flow.can("update_json") and request.user.has_perm("flowsadmin.change_flow")
     form = None
@@ -176,7 +238,7 @@ def flow_detail(request: HttpRequest, pk: int) -> HttpResponse:
             raise PermissionDenied
         if not editable:
             messages.error(request, str(FlowActionNotAllowed("update_json", flow.status)))
-            return redirect("flows:detail", pk=flow.pk)
+            return redirect("flows:json", pk=flow.pk)
         if form.is_valid():
             try:
                 save_flow(
@@ -191,26 +253,65 @@ def flow_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 status = 409
             else:
                 _say_saved(request, flow)
-                return redirect("flows:detail", pk=flow.pk)
-    context = {
-        "flow": flow,
+                return redirect("flows:json", pk=flow.pk)
+    # The phone shows the text in the editor: the refused POST's, else the saved one.
+    text = request.POST.get("flow_json", flow.flow_json) if form else flow.flow_json
+    context = _flow_page(request, flow, "json") | {
         "form": form,
-        "actions": _actions_for(request, flow),
-        "revisions": flow.revisions.select_related("created_by")[:20],
-        "changes": flow.changes.select_related("user")[:20],
-        "endpoint_form": EndpointSettingsForm(
-            initial={
-                "customer_endpoint_url": flow.customer_endpoint_url,
-                "requires_our_token": flow.requires_our_token,
-            }
-        ),
-        **insights_context(flow),
-        **send_context(request, flow),
-        **contract_context(request, flow),
+        "local_messages_json": json.dumps(flow.local_messages),
+        **_live_preview(text, request.GET.get("screen")),
     }
+    return render(request, "flowsadmin/flow_json.html", context, status=status)
+
+
+def _live_preview(text: str, screen_id: str | None) -> dict:
+    preview = build_preview_from_text(text)
+    screen = preview.screen(screen_id)
+    return {
+        "preview": preview,
+        "screen": screen,
+        "next_screens": screen.next_screens if screen else [],
+    }
+
+
+@require_POST
+@permission_required("flowsadmin.view_flow", raise_exception=True)
+def flow_live_preview(request: HttpRequest) -> HttpResponse:
+    """The phone beside the editor, drawn from the editor's text without saving it."""
+    context = _live_preview(request.POST.get("flow_json", ""), request.POST.get("screen"))
+    return render(request, "flowsadmin/_live_preview.html", context)
+
+
+@permission_required("flowsadmin.view_flow", raise_exception=True)
+def flow_responses(request: HttpRequest, pk: int) -> HttpResponse:
+    """The Responses tab: one row per completion, choices shown by the titles people saw."""
+    flow = _get_flow_or_404(pk)
+    context = _flow_page(request, flow, "responses")
     if request.user.has_perm("audience.view_profile"):
         context |= _responses_page(flow, request.GET.get("page"))
-    return render(request, "flowsadmin/flow_detail.html", context, status=status)
+    return render(request, "flowsadmin/flow_responses.html", context)
+
+
+@permission_required("flowsadmin.view_flow", raise_exception=True)
+def flow_insights(request: HttpRequest, pk: int) -> HttpResponse:
+    flow = _get_flow_or_404(pk)
+    context = _flow_page(request, flow, "insights") | insights_context(flow)
+    return render(request, "flowsadmin/flow_insights.html", context)
+
+
+@permission_required("flowsadmin.view_flow", raise_exception=True)
+def flow_history(request: HttpRequest, pk: int) -> HttpResponse:
+    flow = _get_flow_or_404(pk)
+    context = _flow_page(request, flow, "history") | {
+        "revisions": flow.revisions.select_related("created_by")[:50],
+        "changes": flow.changes.select_related("user")[:50],
+    }
+    return render(request, "flowsadmin/flow_history.html", context)
+
+
+def _response_values(titles: ChoiceTitles, event: Event, keys: list[str]) -> list[str]:
+    values = event.properties if isinstance(event.properties, dict) else {}
+    return [as_text(titles.readable(key, values.get(key))) for key in keys]
 
 
 def _responses_page(flow: Flow, page_number: str | None) -> dict:
@@ -218,8 +319,14 @@ def _responses_page(flow: Flow, page_number: str | None) -> dict:
     page = Paginator(Event.objects.responses(flow).select_related("profile"), 25).get_page(
         page_number
     )
-    columns = answer_keys(event.properties for event in page)
-    rows = [(event, [as_text(event.properties.get(key)) for key in columns]) for event in page]
+    events = list(page)
+    columns = answer_keys(event.properties for event in events)
+    titles = choice_titles(flow.flow_json)
+    names = Event.objects.event_names_of(events)
+    rows = [
+        (event, names.get(event.pk, []), _response_values(titles, event, columns))
+        for event in events
+    ]
     return {"page": page, "response_columns": columns, "response_rows": rows}
 
 
@@ -257,13 +364,37 @@ def _actions_for(request: HttpRequest, flow: Flow) -> set[str]:
     }
 
 
-@require_POST
+def _action_url_page(request: HttpRequest, flow: Flow, action: str) -> HttpResponse:
+    """A GET (a bookmark, a reload, a pasted link) on a URL that only takes the button's POST."""
+    context = _flow_page(request, flow, "") | {
+        "action": action,
+        "action_label": ACTION_BUTTONS.get(action, ""),
+        "action_words": ACTION_WORDS.get(action, action),
+    }
+    response = render(request, "flowsadmin/flow_action_get.html", context, status=405)
+    response["Allow"] = "POST"
+    return response
+
+
+# action -> the label of its button
+ACTION_BUTTONS = {
+    "publish": "Publish",
+    "deprecate": "Deprecate…",
+    "delete": "Delete",
+    "refresh": "Refresh",
+    "clone": "Clone",
+}
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
 @permission_required("flowsadmin.view_flow", raise_exception=True)
 def flow_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     """Publish, deprecate, delete, refresh or clone; refused with a message when not allowed."""
     flow = _get_flow_or_404(pk)
     if action not in ACTION_PERMISSIONS or action == "update_endpoint":
         raise Http404
+    if request.method != "POST":
+        return _action_url_page(request, flow, action)
     if not request.user.has_perm(ACTION_PERMISSIONS[action]):
         raise PermissionDenied
     client = GraphClient.for_waba(flow.waba)
@@ -291,7 +422,7 @@ def flow_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         elif action == "clone":
             copy = clone_flow(flow, by=request.user, client=client)
             _say_saved(request, copy)
-            return redirect("flows:detail", pk=copy.pk)
+            return redirect("flows:json", pk=copy.pk)
     except (FlowActionNotAllowed, FlowNotReady, MetaError) as exc:
         problem = str(exc) if isinstance(exc, FlowActionNotAllowed) else f"Nothing changed. {exc}"
         if request.htmx and action == "refresh":
@@ -302,10 +433,12 @@ def flow_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     return redirect("flows:detail", pk=flow.pk)
 
 
-@require_POST
+@require_http_methods(["GET", "HEAD", "POST"])
 @permission_required("flowsadmin.change_flow", raise_exception=True)
 def flow_endpoint_settings(request: HttpRequest, pk: int) -> HttpResponse:
     flow = _get_flow_or_404(pk)
+    if request.method != "POST":
+        return _action_url_page(request, flow, "update_endpoint")
     form = EndpointSettingsForm(request.POST)
     if not form.is_valid():
         messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
@@ -323,10 +456,11 @@ def flow_endpoint_settings(request: HttpRequest, pk: int) -> HttpResponse:
 def flow_validate(request: HttpRequest) -> HttpResponse:
     """Check JSON on demand without saving: the messages fragment under the editor."""
     report = flowjson.validate(request.POST.get("flow_json", ""))
+    found = report_messages(report)
     return render(
         request,
         "flowsadmin/_flow_messages.html",
-        {"local_messages": report_messages(report), "checked": True},
+        {"local_messages": found, "checked": True, "messages_json": json.dumps(found)},
     )
 
 
@@ -369,6 +503,17 @@ def flow_preview(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "flowsadmin/flow_preview.html", context)
 
 
+def _chunks(items: Iterator[Event], size: int) -> Iterator[list[Event]]:
+    chunk: list[Event] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 class _Echo:
     """A file-like object whose write hands the line back, for streaming csv.writer output."""
 
@@ -382,6 +527,7 @@ def flow_responses_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     flow = _get_flow_or_404(pk)
     responses = Event.objects.responses(flow)
     keys = answer_keys(responses.values_list("properties", flat=True).iterator(chunk_size=2000))
+    titles = choice_titles(flow.flow_json)
     # Answers are typed by anyone who opens the flow: a cell starting with =, +, -, @ (or | and %)
     # would run as a formula when the file is opened in a spreadsheet, so defusedcsv prefixes it
     # with a quote. Numbers such as -5 are left as they are.
@@ -391,18 +537,20 @@ def flow_responses_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
         # Excel reads a CSV without a byte order mark in the machine's legacy code page, which
         # garbles non-Latin answers; with it, Excel reads the file as UTF-8.
         yield "\ufeff"
-        yield writer.writerow(["submitted_at", "whatsapp_id", "profile_name", *keys])
-        for event in responses.select_related("profile").iterator(chunk_size=500):
-            profile = event.profile
-            values = event.properties if isinstance(event.properties, dict) else {}
-            yield writer.writerow(
-                [
-                    event.occurred_at.isoformat(),
-                    profile.whatsapp_id if profile else "",
-                    profile.name if profile else "",
-                    *(as_text(values.get(key)) for key in keys),
-                ]
-            )
+        yield writer.writerow(["submitted_at", "whatsapp_id", "profile_name", "ct_evt", *keys])
+        for chunk in _chunks(responses.select_related("profile").iterator(chunk_size=500), 500):
+            names = Event.objects.event_names_of(chunk)
+            for event in chunk:
+                profile = event.profile
+                yield writer.writerow(
+                    [
+                        event.occurred_at.isoformat(),
+                        profile.whatsapp_id if profile else "",
+                        profile.name if profile else "",
+                        ", ".join(names.get(event.pk, [])),
+                        *_response_values(titles, event, keys),
+                    ]
+                )
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = content_disposition_header(

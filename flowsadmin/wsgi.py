@@ -1,4 +1,4 @@
-"""WSGI entry point for gunicorn: `gunicorn flowsadmin.wsgi`."""
+"""WSGI entry point for the web server, the Procfile's `web`: `granian --interface wsgi flowsadmin.wsgi:application`."""
 
 import gc
 import os

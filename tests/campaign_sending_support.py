@@ -63,7 +63,7 @@ def sending_campaign(template: MessageTemplate, **fields: object) -> Campaign:
         name=fields.pop("name", "Spring stays"),
         template=template,
         phone_number=template.waba.phone_numbers.first(),
-        variables={"user_name": {"field": "name", "fallback": "there"}},
+        variables=fields.pop("variables", {"user_name": {"field": "name", "fallback": "there"}}),
         **fields,
     )
     campaign.mark_published()

@@ -93,5 +93,34 @@ def test_a_wrong_password_keeps_the_key_hidden_and_is_logged(
     screenshot(browser, "key-access-log-refused.png")
     assert len(rows) == 1
     _when, who, waba_name, what, result, _from = rows[0]
-    assert (who, waba_name, what) == ("alice", "Hotel Azul", "Revealed")
+    # Refused: nothing was revealed, and the log doesn't say it was.
+    assert (who, waba_name, what) == ("alice", "Hotel Azul", "Tried to reveal")
     assert result == "Refused: wrong password"
+    assert "Revealed" not in browser.find_element(By.CSS_SELECTOR, "main table").text
+    browser.set_window_size(400, 900)
+    screenshot(browser, "key-access-log-refused-400.png")
+
+
+def test_an_empty_password_is_refused_in_the_browser_before_it_is_sent(
+    live_server: object, browser: WebDriver, admin_user: object, waba: Waba
+) -> None:
+    base_url = live_server.url
+    sign_in_and_open_flows(browser, base_url)
+    label = browser.find_element(By.XPATH, "//label[contains(., 'Re-enter your password')]")
+    field = browser.find_element(By.ID, label.get_attribute("for"))
+    # Count what reaches the server: htmx announces each request it sends.
+    browser.execute_script(
+        "window.sent = 0; document.body.addEventListener('htmx:beforeSend', () => window.sent++);"
+    )
+
+    browser.find_element(By.XPATH, "//button[normalize-space()='Reveal private key']").click()
+    wait(browser).until(lambda d: d.execute_script("return document.activeElement") == field)
+    assert browser.execute_script("return window.sent") == 0
+    assert field.get_property("validationMessage")  # the browser says the field is required
+    screenshot(browser, "keys-panel-empty-password.png")
+    # The download button is a plain submit: the browser stops it too, and the page stays.
+    browser.find_element(By.XPATH, "//button[normalize-space()='Download private key']").click()
+    assert browser.current_url == f"{base_url}/flows/"
+    assert browser.execute_script("return window.sent") == 0
+
+    assert key_access_log_rows(browser, base_url) == [["No one has revealed a private key yet."]]

@@ -68,6 +68,7 @@ def urls(campaign: Campaign) -> list[tuple[str, str, str]]:
         ("edit", "get", reverse("campaigns:edit", args=pk), MANAGERS),
         ("edit post", "post", reverse("campaigns:edit", args=pk), MANAGERS),
         ("publish", "get", reverse("campaigns:publish", args=pk), MANAGERS),
+        ("delete", "get", reverse("campaigns:delete", args=pk), MANAGERS),
         ("pause", "post", reverse("campaigns:action", args=[campaign.pk, "pause"]), MANAGERS),
         ("resume", "post", reverse("campaigns:action", args=[campaign.pk, "resume"]), MANAGERS),
         ("cancel", "post", reverse("campaigns:action", args=[campaign.pk, "cancel"]), MANAGERS),
@@ -353,3 +354,30 @@ def test_an_unknown_action_is_not_found(campaign_manager, sendable):
     campaign = make_campaign(sendable, status="SENDING")
     url = reverse("campaigns:action", args=[campaign.pk, "explode"])
     assert client_for(campaign_manager).post(url).status_code == 404
+
+
+def test_a_draft_can_be_deleted_after_asking_and_a_published_campaign_cannot(
+    campaign_manager, marketer, sendable
+):
+    client = client_for(campaign_manager)
+    draft = make_campaign(sendable)
+    page = client.get(reverse("campaigns:detail", args=[draft.pk])).content.decode()
+    assert reverse("campaigns:delete", args=[draft.pk]) in page
+    asked = client.get(reverse("campaigns:delete", args=[draft.pk])).content.decode()
+    assert "Delete the draft Spring stays?" in asked and "Keep it" in asked
+    assert Campaign.objects.filter(pk=draft.pk).exists()  # asking deletes nothing
+
+    assert (
+        client_for(marketer).post(reverse("campaigns:delete", args=[draft.pk])).status_code == 403
+    )
+    response = client.post(reverse("campaigns:delete", args=[draft.pk]), follow=True)
+    assert response.redirect_chain[-1][0] == reverse("campaigns:list")
+    assert "Spring stays: deleted." in response.content.decode()
+    assert not Campaign.objects.filter(pk=draft.pk).exists()
+
+    sent = make_campaign(sendable, status="SENDING")
+    page = client.get(reverse("campaigns:detail", args=[sent.pk])).content.decode()
+    assert reverse("campaigns:delete", args=[sent.pk]) not in page
+    response = client.post(reverse("campaigns:delete", args=[sent.pk]), follow=True)
+    assert "A sending campaign can&#x27;t be deleted." in response.content.decode()
+    assert Campaign.objects.filter(pk=sent.pk).exists()

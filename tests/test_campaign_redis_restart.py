@@ -103,7 +103,7 @@ def test_redis_restarting_mid_send_loses_and_doubles_nobody_and_the_campaign_com
 
     def send() -> None:
         try:
-            send_due(campaign.pk, threads=2, seconds=20)
+            send_due(campaign.pk, threads=2, seconds=40)  # ends when everyone is sent
         except BaseException as exc:  # noqa: BLE001  (what the Celery task would have died of)
             crashed.append(exc)
         finally:
@@ -121,7 +121,7 @@ def test_redis_restarting_mid_send_loses_and_doubles_nobody_and_the_campaign_com
     time.sleep(2)  # a restart's worth of downtime
     private_redis.start()
 
-    sender.join(25)
+    sender.join(45)
     assert not sender.is_alive()
 
     # The slice waited for Redis and carried on: no crash, no minute's stall until the next beat.

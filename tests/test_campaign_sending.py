@@ -8,6 +8,7 @@ test_campaign_sending_workers.py.
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
 
 import pytest
@@ -58,6 +59,19 @@ def test_everyone_gets_one_message_with_their_own_token_naming_campaign_and_reci
     assert Message.objects.get(to=wa(5)).body_text.startswith("Hi there,")
     campaign.refresh_from_db()
     assert campaign.status == "COMPLETED" and campaign.finished_at
+
+
+def test_a_variable_filled_from_a_custom_property_takes_the_persons_value(campaign_template):
+    make_people(1, properties={"first_name": "Ana", "room": 12})
+    make_people(1, start=1)  # no such property: the fallback
+    campaign = sending_campaign(
+        campaign_template, variables={"user_name": {"field": "first_name", "fallback": "guest"}}
+    )
+
+    assert send_due(campaign.pk, threads=1) == 2
+
+    assert Message.objects.get(to=wa(0)).body_text.startswith("Hi Ana,")
+    assert Message.objects.get(to=wa(1)).body_text.startswith("Hi guest,")
 
 
 @pytest.mark.parametrize(
@@ -115,16 +129,23 @@ def test_the_pair_rate_limit_retries_that_person_after_4_seconds_and_keeps_sendi
 def test_throughput_exceeded_slows_the_number_down_and_retries_the_person(campaign_template):
     make_people(2)
     campaign = sending_campaign(campaign_template)
-    set_faults(error_code=130429, error_code_rate=1, error_code_to=wa(1))
+    set_faults(error_code=130429, error_code_rate=1, error_code_to=wa(0))
 
-    send_due(campaign.pk, threads=1, seconds=0.5)
+    # Refused at once: the person is held a second and every send on the number waits that long,
+    # longer than this slice.
+    send_due(campaign.pk, threads=1, seconds=0.8)
 
-    retried = campaign.recipients.get(whatsapp_id=wa(1))
+    retried = campaign.recipients.get(whatsapp_id=wa(0))
     assert retried.status == "queued" and retried.error_code == "130429"
-    assert retried.next_attempt_at > timezone.now()
+    assert retried.next_attempt_at > retried.claimed_at
     limiter = RateLimiter(campaign.phone_number.meta_phone_number_id)
     assert limiter.rate(80) <= 40  # half the pace (again at each 130429) for a minute
-    assert messages_per_person() == {wa(0): 1}
+    assert messages_per_person() == {}
+
+    set_faults()
+    time.sleep(max((retried.next_attempt_at - timezone.now()).total_seconds(), 0))
+    send_due(campaign.pk, threads=1, seconds=10)
+    assert messages_per_person() == {wa(0): 1, wa(1): 1}
 
 
 def test_a_transient_failure_is_retried_with_backoff_and_gives_up_after_a_few_tries(

@@ -75,6 +75,8 @@ def test_a_marketer_fixes_a_pasted_flow_publishes_previews_and_deprecates_it(
     flow = Flow.objects.get()
     assert flow.meta_flow_id and not flow.has_validation_errors
 
+    # Publishing is on the Overview tab; saving keeps the marketer on the Flow JSON tab.
+    click(browser, "//nav[@class='tabs']//a[normalize-space()='Overview']")
     click(browser, "//button[normalize-space()='Publish']")
     see(browser, "is published")
     screenshot(browser, "flow-published.png")

@@ -74,14 +74,14 @@ def test_the_flow_page_lists_responses_newest_first_with_a_column_per_answer(
     other = Flow.objects.create(waba=hotel.waba, name="Other", flow_json=HOTEL)
     submit(other, "15550003", {"secret": "elsewhere"})
 
-    response = client_for(campaign_manager).get(reverse("flows:detail", args=[hotel.pk]))
+    response = client_for(campaign_manager).get(reverse("flows:responses", args=[hotel.pk]))
 
     assert response.status_code == 200
     # Postgres jsonb keeps an object's keys shortest first, so "first seen" is in that order.
     assert response.context["response_columns"] == ["comment", "recommend"]
     rows = response.context["response_rows"]
-    assert [event.pk for event, _ in rows][0] == newest.pk
-    assert [values for _, values in rows] == [["Cold ☕", "No"], ["", "Yes"]]
+    assert [event.pk for event, _, _ in rows][0] == newest.pk
+    assert [values for _, _, values in rows] == [["Cold ☕", "No"], ["", "Yes"]]
     html = response.content.decode()
     assert "Cold ☕" in html and "elsewhere" not in html and "flow_id" not in html
     assert reverse("people:detail", args=[newest.profile.pk]) in html
@@ -92,11 +92,11 @@ def test_responses_are_paginated_by_25(hotel, campaign_manager):
     for n in range(30):
         submit(hotel, f"1555{n:04d}", {"n": str(n)}, minutes_ago=n)
     client = client_for(campaign_manager)
-    first = client.get(reverse("flows:detail", args=[hotel.pk]))
-    second = client.get(reverse("flows:detail", args=[hotel.pk]), {"page": 2})
-    assert [v for _, v in first.context["response_rows"]][0] == ["0"]
+    first = client.get(reverse("flows:responses", args=[hotel.pk]))
+    second = client.get(reverse("flows:responses", args=[hotel.pk]), {"page": 2})
+    assert [v for _, _, v in first.context["response_rows"]][0] == ["0"]
     assert len(first.context["response_rows"]) == 25
-    assert [v for _, v in second.context["response_rows"]] == [[str(n)] for n in range(25, 30)]
+    assert [v for _, _, v in second.context["response_rows"]] == [[str(n)] for n in range(25, 30)]
 
 
 def test_the_csv_export_has_every_response_and_the_union_of_keys_in_first_seen_order(
@@ -117,13 +117,14 @@ def test_the_csv_export_has_every_response_and_the_union_of_keys_in_first_seen_o
         "submitted_at",
         "whatsapp_id",
         "profile_name",
+        "ct_evt",
         "comment",
         "recommend",
         "stay",
     ]
     assert [row[1:] for row in rows[1:]] == [
-        ["15550002", "Ben", 'Said "fine", then left', "No", ""],
-        ["15550001", "", "", "Yes", '["pool", "spa"]'],
+        ["15550002", "Ben", "", 'Said "fine", then left', "No", ""],
+        ["15550001", "", "", "", "Yes", '["pool", "spa"]'],
     ]
 
 
@@ -159,29 +160,154 @@ def test_the_csv_export_neutralises_formulas_and_starts_with_a_bom_for_non_latin
 
 # --- funnel ----------------------------------------------------------------------------------
 
+WEATHER = (EXAMPLES / "weather-or-age.customer-endpoint.flow.json").read_text(encoding="utf-8")
+BUS = (EXAMPLES / "bus-booking.clevertap-endpoint.flow.json").read_text(encoding="utf-8")
 
-def test_the_funnel_counts_distinct_tokens_per_screen_in_the_json_order(
+
+@pytest.fixture
+def weather(waba) -> Flow:
+    """A branching flow on our endpoint: WELCOME -> WEATHER -> TODAYS_WEATHER, WELCOME -> YOUR_AGE."""
+    return Flow.objects.create(
+        waba=waba, name="Weather or age", meta_flow_id="77", flow_json=WEATHER
+    )
+
+
+def visit(flow: Flow, path: dict[str, list[str]]) -> None:
+    for token, screens in path.items():
+        for screen in screens:
+            metrics.record_screen_visit(flow.pk, token, screen)
+    metrics.flush()
+
+
+def steps_of(response) -> list[tuple]:
+    return [
+        (s.screen, s.depth, s.reached, s.share, s.after, s.stopped)
+        for s in response.context["funnel"].steps
+    ]
+
+
+def test_a_branching_funnel_shows_each_branch_as_a_share_of_the_screen_before_it(
+    weather, campaign_manager, redis_keys
+):
+    visit(
+        weather,
+        {
+            "a": ["WELCOME", "WEATHER", "TODAYS_WEATHER"],
+            "b": ["WELCOME", "WEATHER", "TODAYS_WEATHER", "WEATHER"],  # BACK: still one person
+            "c": ["WELCOME", "WEATHER"],
+            "d": ["WELCOME", "YOUR_AGE"],
+            "e": ["WELCOME"],
+        },
+    )
+    visit(
+        Flow.objects.create(waba=weather.waba, name="Other", flow_json=WEATHER), {"z": ["WEATHER"]}
+    )
+    for n in ("1", "2"):
+        submit(weather, f"1555000{n}", {"age": "20"})
+
+    response = client_for(campaign_manager).get(reverse("flows:insights", args=[weather.pk]))
+
+    funnel = response.context["funnel"]
+    assert funnel.kind == "endpoint" and funnel.branches
+    assert steps_of(response) == [
+        ("WELCOME", 0, 5, 100, [], 1),  # e stopped at WELCOME
+        ("WEATHER", 1, 3, 60, ["WELCOME"], 1),  # 3 of 5; c stopped there
+        ("TODAYS_WEATHER", 2, 2, 67, ["WEATHER"], None),  # 2 of WEATHER's 3, not of WELCOME's 5
+        ("YOUR_AGE", 1, 1, 20, ["WELCOME"], None),
+    ]
+    # Two end screens reached by a, b and d; two of them submitted.
+    assert (funnel.opened, funnel.ended, funnel.completed, funnel.completed_share) == (5, 3, 2, 67)
+    assert funnel.stopped_at_the_end == 1
+    html = response.content.decode()
+    assert "each branch is a share of the screen before it" in html
+    assert 'class="funnel-step depth-2" data-screen="TODAYS_WEATHER"' in html
+    assert "67%" in html and "of WEATHER" in html and "1 stopped here" in html
+    assert "style=" not in html.split('id="funnel"')[1].split("</section>")[0]
+
+
+def test_a_straight_funnel_gives_each_step_as_a_share_of_the_step_before(
+    bus_flow, campaign_manager, redis_keys
+):
+    visit(
+        bus_flow,
+        {
+            "a": ["welcome_screen", "seat_selection", "booking_confirmation"],
+            "b": ["welcome_screen", "seat_selection"],
+            "c": ["welcome_screen"],
+            "d": ["welcome_screen"],
+        },
+    )
+    response = client_for(campaign_manager).get(reverse("flows:insights", args=[bus_flow.pk]))
+    assert steps_of(response) == [
+        ("welcome_screen", 0, 4, 100, [], 2),
+        ("seat_selection", 1, 2, 50, ["welcome_screen"], 1),
+        ("booking_confirmation", 2, 1, 50, ["seat_selection"], None),
+    ]
+    assert not response.context["funnel"].branches
+
+
+def test_an_endpoint_flow_nobody_used_yet_shows_no_shares_rather_than_zeros(
+    weather, campaign_manager, redis_keys
+):
+    response = client_for(campaign_manager).get(reverse("flows:insights", args=[weather.pk]))
+    funnel = response.context["funnel"]
+    assert [s.share for s in funnel.steps] == [None, None, None, None]
+    assert (funnel.opened, funnel.completed, funnel.completed_share) == (0, 0, None)
+    assert response.status_code == 200
+
+
+def test_a_static_flow_says_its_screens_are_not_reported_and_shows_completions(
     hotel, campaign_manager, redis_keys
 ):
-    for token in ("a", "b", "c", "d"):
-        metrics.record_screen_visit(hotel.pk, token, "RECOMMEND")
-    metrics.record_screen_visit(hotel.pk, "a", "RECOMMEND")  # BACK, or the same screen again: one
-    metrics.record_screen_visit(hotel.pk, "a", "RATE")
-    metrics.record_screen_visit(hotel.pk, "b", "RATE")
-    metrics.record_screen_visit(hotel.pk + 1, "z", "RATE")  # another flow's
-    metrics.record_screen_visit(hotel.pk, "z", "")  # no screen: nothing
     submit(hotel, "15550001", {"recommend": "Yes"})
+    submit(hotel, "15550002", {"recommend": "No"})
 
-    response = client_for(campaign_manager).get(reverse("flows:detail", args=[hotel.pk]))
+    response = client_for(campaign_manager).get(reverse("flows:insights", args=[hotel.pk]))
 
-    funnel = [(row["label"], row["count"], row["percent"]) for row in response.context["funnel"]]
-    assert funnel == [("RECOMMEND", 4, 100), ("RATE", 2, 50), ("Completed", 1, 25)]
-    assert 'style="width: 50%"' in response.content.decode()
+    funnel = response.context["funnel"]
+    assert (funnel.kind, funnel.completed, funnel.opened, funnel.steps) == ("static", 2, None, [])
+    section = response.content.decode().split('id="funnel"')[1].split("</section>")[0]
+    assert "doesn't call an endpoint" in section
+    assert "Not reported for a flow without an endpoint" in section
+    assert "<strong>2</strong>" in section and "0%" not in section and "<meter" not in section
 
 
-def test_a_flow_without_visits_shows_an_empty_funnel(hotel, campaign_manager, redis_keys):
-    response = client_for(campaign_manager).get(reverse("flows:detail", args=[hotel.pk]))
-    assert [row["percent"] for row in response.context["funnel"]] == [0, 0, 0]
+def test_a_flow_on_its_own_endpoint_shows_completions_and_says_where_screens_go(
+    weather, campaign_manager, redis_keys
+):
+    weather.endpoint = Flow.Endpoint.CUSTOM
+    weather.custom_endpoint_url = "https://example.test/flow"
+    weather.save()
+    submit(weather, "15550001", {"age": "30"})
+    response = client_for(campaign_manager).get(reverse("flows:insights", args=[weather.pk]))
+    assert (response.context["funnel"].kind, response.context["funnel"].completed) == (
+        "elsewhere",
+        1,
+    )
+    assert "calls its own endpoint, not ours" in response.content.decode()
+
+
+def test_a_flow_with_broken_json_gets_no_funnel_steps_and_no_error(
+    waba, campaign_manager, redis_keys
+):
+    flow = Flow.objects.create(
+        waba=waba, name="Broken", flow_json='{"data_api_version": "3.0", "screens": 7'
+    )
+    response = client_for(campaign_manager).get(reverse("flows:insights", args=[flow.pk]))
+    assert response.status_code == 200 and response.context["funnel"].kind == "static"
+    looped = Flow.objects.create(
+        waba=waba,
+        name="Loop",
+        flow_json=json.dumps(
+            {
+                "data_api_version": "3.0",
+                "routing_model": {"A": ["B"], "B": ["A", "B"]},
+                "screens": [{"id": "A"}, {"id": "B"}],
+            }
+        ),
+    )
+    response = client_for(campaign_manager).get(reverse("flows:insights", args=[looped.pk]))
+    assert [(s.screen, s.depth) for s in response.context["funnel"].steps] == [("A", 0), ("B", 1)]
 
 
 # --- endpoint health -------------------------------------------------------------------------
@@ -196,23 +322,33 @@ def test_health_counts_requests_errors_and_latency_percentiles(hotel, redis_keys
     for _ in range(9):
         metrics.record_endpoint_request(hotel.pk, ok=False, seconds=0.150)
     metrics.record_endpoint_request(hotel.pk, ok=True, seconds=12)
-    # An hour and a half ago: only in the day's numbers.
-    old = int(time.time() // 60) - 90
-    redis_keys.hset(f"flowhealth:{hotel.pk}:{old}", mapping={"error": 10, "le:5000": 10})
+    # Three hours ago: in the day's numbers, not the hour's; three days ago: the week's only.
+    now = time.time()  # one clock for the keys written here and the numbers read back
+    hour = int(now // 3600)
+    redis_keys.hset(f"flowhealthh:{hotel.pk}:{hour - 3}", mapping={"error": 10, "le:5000": 10})
+    redis_keys.hset(f"flowhealthh:{hotel.pk}:{hour - 72}", mapping={"ok": 5, "le:1": 5})
 
-    numbers = metrics.endpoint_health(hotel.pk)
+    numbers = metrics.endpoint_health(hotel.pk, now=now)
 
     assert numbers["available"]
-    hour, day = numbers["hour"], numbers["day"]
-    assert (hour.requests, hour.errors, hour.error_percent) == (100, 9, "9.0%")
-    assert (hour.p50_ms, hour.p90_ms, hour.p99_ms) == (5, 20, 200)
+    hour_, day, week = numbers["hour"], numbers["day"], numbers["week"]
+    assert (hour_.requests, hour_.errors, hour_.error_percent) == (100, 9, "9.0%")
+    assert (hour_.p50_ms, hour_.p90_ms, hour_.p99_ms) == (5, 20, 200)
     assert (day.requests, day.errors) == (110, 19)
     assert (day.p50_ms, day.p90_ms, day.p99_ms) == (20, 200, 5000)
+    assert (week.requests, week.errors) == (115, 19)
+    # The series: 60 minutes and 168 hours, oldest first, the newest holding this minute's requests.
+    assert len(numbers["minutes"]) == 60 and len(numbers["hours"]) == 168
+    # (A minute may turn between recording and reading: the requests are in the last one or two.)
+    busy = [m for m in numbers["minutes"] if m.requests]
+    assert sum(m.requests for m in busy) == 100 and busy == numbers["minutes"][-len(busy) :]
+    assert numbers["hours"][-4].errors == 10 and numbers["hours"][-73].requests == 5
+    assert numbers["hours"][-1].start == hour * 3600
     assert metrics.endpoint_health(hotel.pk + 1)["hour"].requests == 0
-    written = set(redis_keys.scan_iter(f"flowhealth:{hotel.pk}:*")) - {
-        f"flowhealth:{hotel.pk}:{old}".encode()
-    }
-    assert written and all(25 * 3600 < redis_keys.ttl(key) <= 26 * 3600 for key in written)
+    minute_keys = set(redis_keys.scan_iter(f"flowhealth:{hotel.pk}:*"))
+    assert minute_keys and all(3600 < redis_keys.ttl(key) <= 2 * 3600 for key in minute_keys)
+    hour_key = f"flowhealthh:{hotel.pk}:{hour}"
+    assert 7 * 86400 < redis_keys.ttl(hour_key) <= 8 * 86400
 
 
 def test_health_percentile_past_the_last_bucket_and_the_page(hotel, campaign_manager, redis_keys):
@@ -221,14 +357,22 @@ def test_health_percentile_past_the_last_bucket_and_the_page(hotel, campaign_man
     hotel.health_alerts = {"ENDPOINT_ERROR_RATE": {"alert_state": "ACTIVATED"}}
     hotel.save()
 
-    response = client_for(campaign_manager).get(reverse("flows:detail", args=[hotel.pk]))
+    response = client_for(campaign_manager).get(reverse("flows:insights", args=[hotel.pk]))
 
     html = response.content.decode()
-    assert "&gt; 10,000 ms" in html and "AVAILABLE" in html and "ACTIVATED" in html
+    assert "&gt; 10 s" in html and "AVAILABLE" in html and "ACTIVATED" in html
+    # The charts get the newest minute's p99 drawn past the last bucket, at 20 s.
+    charts = json.loads(
+        html.split('id="health-chart-data" type="application/json">')[1].split("<")[0]
+    )
+    assert charts["minute"]["p99"][-1] == 20000 and charts["minute"]["requests"][-1] == 1
+    assert charts["thresholds"] == {"error_rate": [5, 10, 50], "p90_ms": [1000, 5000, 7000]}
     assert response.context["health"]["hour"].requests == 1
 
 
-def test_a_redis_outage_neither_raises_nor_breaks_the_page(hotel, campaign_manager, monkeypatch):
+def test_a_redis_outage_neither_raises_nor_breaks_the_page(
+    hotel, weather, campaign_manager, monkeypatch
+):
     dead = redis.Redis.from_url(
         "redis://127.0.0.1:1/0", socket_timeout=0.05, socket_connect_timeout=0.05
     )
@@ -236,11 +380,13 @@ def test_a_redis_outage_neither_raises_nor_breaks_the_page(hotel, campaign_manag
     metrics.record_endpoint_request(hotel.pk, ok=True, seconds=0.01)  # no exception
     metrics.record_screen_visit(hotel.pk, "a", "RATE")
     assert metrics.endpoint_health(hotel.pk)["available"] is False
-    response = client_for(campaign_manager).get(reverse("flows:detail", args=[hotel.pk]))
+    submit(weather, "15550001", {"age": "20"})
+    response = client_for(campaign_manager).get(reverse("flows:insights", args=[weather.pk]))
     html = response.content.decode()
-    assert response.status_code == 200 and response.context["funnel"] is None
+    assert response.status_code == 200 and not response.context["funnel"].available
     assert "Our endpoint's numbers are unavailable" in html
     assert "The screens reached are unavailable" in html
+    assert "<dt>Completed</dt><dd><strong>1</strong>" in html  # what the database knows still shows
 
 
 def test_numbers_are_buffered_per_process_and_sent_in_one_go(hotel, redis_keys, settings):
@@ -272,7 +418,7 @@ def test_buffered_numbers_arrive_without_another_request(hotel, redis_keys, sett
 
 def test_no_role_gets_403_on_the_page_and_the_csv(hotel, no_role_user):
     client = client_for(no_role_user)
-    assert client.get(reverse("flows:detail", args=[hotel.pk])).status_code == 403
+    assert client.get(reverse("flows:insights", args=[hotel.pk])).status_code == 403
     assert client.get(reverse("flows:responses_csv", args=[hotel.pk])).status_code == 403
 
 
@@ -291,7 +437,7 @@ def test_viewing_flows_without_people_hides_answers_and_refuses_the_csv(hotel, d
     submit(hotel, "15550001", {"recommend": "Yes"})
     client = client_for(viewer)
 
-    page = client.get(reverse("flows:detail", args=[hotel.pk]))
+    page = client.get(reverse("flows:responses", args=[hotel.pk]))
     assert page.status_code == 200
     assert "15550001" not in page.content.decode()
     assert "response_rows" not in page.context
@@ -336,7 +482,7 @@ def test_the_flow_page_lists_the_endpoints_recent_problems(client, waba, campaig
         request = {"version": "3.0", "action": "data_exchange", "screen": first, "data": data}
         send_to_endpoint(phone, flow, request | {"flow_token": "tok-1"}, client)
 
-    page = client_for(campaign_manager).get(reverse("flows:detail", args=[flow.pk]))
+    page = client_for(campaign_manager).get(reverse("flows:insights", args=[flow.pk]))
 
     html = page.content.decode()
     assert [p.get_kind_display() for p in page.context["endpoint_errors"]] == [
@@ -348,7 +494,7 @@ def test_the_flow_page_lists_the_endpoints_recent_problems(client, waba, campaig
 
 
 def test_a_flow_without_endpoint_problems_says_so(hotel, campaign_manager):
-    page = client_for(campaign_manager).get(reverse("flows:detail", args=[hotel.pk]))
+    page = client_for(campaign_manager).get(reverse("flows:insights", args=[hotel.pk]))
     assert "None recorded." in page.content.decode()
 
 

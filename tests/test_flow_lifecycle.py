@@ -105,8 +105,11 @@ def test_the_page_shows_only_the_allowed_actions(marketer, waba, status, buttons
     flow = Flow.objects.create(
         waba=waba, name="F", meta_flow_id="1", status=status, flow_json=HOTEL
     )
-    page = html.unescape(
-        client_for(marketer).get(reverse("flows:detail", args=[flow.pk])).content.decode()
+    client = client_for(marketer)
+    # Actions are on the Overview tab, saving on the Flow JSON tab.
+    page = "".join(
+        html.unescape(client.get(reverse(tab, args=[flow.pk])).content.decode())
+        for tab in ("flows:detail", "flows:json")
     )
     for button in buttons:
         assert button in page, button
@@ -120,7 +123,7 @@ def test_a_deprecated_flow_refuses_json_and_endpoint_edits(marketer, waba):
     )
     client = client_for(marketer)
     response = client.post(
-        reverse("flows:detail", args=[flow.pk]), form(flow_json="{}", lock_version=1), follow=True
+        reverse("flows:json", args=[flow.pk]), form(flow_json="{}", lock_version=1), follow=True
     )
     assert "A deprecated flow can't be edited." in html.unescape(response.content.decode())
     response = client.post(
@@ -180,7 +183,7 @@ def test_a_draft_saves_its_token_setting_and_a_custom_endpoint_drops_it(sandbox_
     hosted = Flow.objects.get()
     assert hosted.requires_our_token
     client.post(
-        reverse("flows:detail", args=[hosted.pk]),
+        reverse("flows:json", args=[hosted.pk]),
         form(
             requires_our_token="on",
             endpoint="CUSTOM",
@@ -195,12 +198,11 @@ def test_a_draft_saves_its_token_setting_and_a_custom_endpoint_drops_it(sandbox_
 def test_a_campaign_manager_views_flows_but_changes_nothing(campaign_manager, waba):
     flow = Flow.objects.create(waba=waba, name="F", meta_flow_id="1", flow_json=HOTEL)
     client = client_for(campaign_manager)
-    page = html.unescape(client.get(reverse("flows:detail", args=[flow.pk])).content.decode())
+    page = html.unescape(client.get(reverse("flows:json", args=[flow.pk])).content.decode())
     assert "Your role can't edit flows." in page and ">Publish<" not in page
     assert client.post(reverse("flows:action", args=[flow.pk, "publish"])).status_code == 403
     assert (
-        client.post(reverse("flows:detail", args=[flow.pk]), form(lock_version=1)).status_code
-        == 403
+        client.post(reverse("flows:json", args=[flow.pk]), form(lock_version=1)).status_code == 403
     )
     assert client.get(reverse("flows:create")).status_code == 403
 
@@ -259,14 +261,14 @@ def test_a_flow_with_errors_is_saved_shown_refused_then_fixed_and_published(sand
     client = client_for(marketer)
     client.post(reverse("flows:create"), form(flow_json=broken))
     flow = Flow.objects.get()
-    page = html.unescape(client.get(reverse("flows:detail", args=[flow.pk])).content.decode())
+    page = html.unescape(client.get(reverse("flows:json", args=[flow.pk])).content.decode())
     assert flow.has_validation_errors is True
     assert "NOWHERE" in page and 'data-jump-line="' in page
     response = client.post(reverse("flows:action", args=[flow.pk, "publish"]), follow=True)
     assert "Nothing changed. Fix the" in html.unescape(response.content.decode())
     assert meta_status(flow) == "DRAFT"
 
-    client.post(reverse("flows:detail", args=[flow.pk]), form(lock_version=flow.lock_version))
+    client.post(reverse("flows:json", args=[flow.pk]), form(lock_version=flow.lock_version))
     flow.refresh_from_db()
     assert flow.has_validation_errors is False and flow.revisions.count() == 2
     diff = client.get(reverse("flows:revision", args=[flow.pk, 2])).content.decode()
@@ -304,7 +306,7 @@ def test_when_meta_fails_the_flow_is_not_marked_created_and_nothing_is_lost(sand
     assert flow.meta_flow_id == "" and flow.flow_json == HOTEL
     # Saving again once Meta is back creates it there.
     client_for(marketer).post(
-        reverse("flows:detail", args=[flow.pk]), form(lock_version=flow.lock_version)
+        reverse("flows:json", args=[flow.pk]), form(lock_version=flow.lock_version)
     )
     flow.refresh_from_db()
     assert flow.meta_flow_id and flow.meta_sync_error == ""
@@ -331,11 +333,11 @@ def test_two_people_editing_one_draft_the_second_is_told_and_nothing_is_overwrit
     flow = Flow.objects.get()
     opened = flow.lock_version
     first = client_for(marketer).post(
-        reverse("flows:detail", args=[flow.pk]), form(name="Bob's name", lock_version=opened)
+        reverse("flows:json", args=[flow.pk]), form(name="Bob's name", lock_version=opened)
     )
     assert first.status_code == 302
     second = client_for(admin_user).post(
-        reverse("flows:detail", args=[flow.pk]), form(name="Alice's name", lock_version=opened)
+        reverse("flows:json", args=[flow.pk]), form(name="Alice's name", lock_version=opened)
     )
     assert second.status_code == 409
     assert "changed by someone else since you opened it" in html.unescape(second.content.decode())

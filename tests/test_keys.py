@@ -151,6 +151,11 @@ def test_five_wrong_passwords_lock_reveals_even_with_the_right_one(admin_user, w
     assert "Too many wrong passwords. Try again in 15 minutes." in page
     assert waba.key_pair.private_pem.splitlines()[1] not in page
     assert KeyAccessLog.objects.filter(succeeded=True).count() == 0
+    # The log says why: the last password was right, so "wrong password" would be untrue.
+    log = client.get(reverse("wabas:key_access_log")).content.decode()
+    assert log.count("Refused: wrong password") == 5
+    assert log.count("Refused: too many wrong passwords") == 1
+    assert "Revealed" not in log and log.count("Tried to reveal") == 6
 
 
 def test_admins_read_the_key_access_log(admin_user, waba):

@@ -343,9 +343,11 @@ def test_stored_text_that_does_not_parse_becomes_a_problem() -> None:
     preview = build_preview_from_text('{"screens": [}')
 
     assert preview.screens == []
+    # The validator's words and place (flowjson.syntax), so the two never disagree on the line.
     assert preview.problems == [
-        "The Flow JSON does not parse (line 1, column 14): fix it on the edit page to preview it."
+        "The Flow JSON does not parse: JSON syntax error on line 1, column 14: expecting value."
     ]
+    assert (preview.error_line, preview.error_column) == (1, 14)
     assert build_preview_from_text("  ").problems == ["This Flow has no Flow JSON yet."]
     with_bom = "\ufeff" + json.dumps(example("hotel-feedback.static"))
     assert build_preview_from_text(with_bom).ids == ["RECOMMEND", "RATE"]
@@ -452,5 +454,5 @@ def test_page_draws_unknown_components_and_open_url_as_text(admin_user: object) 
 def test_page_says_so_when_there_is_nothing_to_draw(admin_user: object) -> None:
     html = render_page(build_preview_from_text("{oops"), None, admin_user)
 
-    assert "The Flow JSON does not parse (line 1, column 2)" in html
+    assert "The Flow JSON does not parse: Property name without quotes on line 1" in html
     assert "Nothing to preview" in html

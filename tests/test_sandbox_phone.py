@@ -242,9 +242,25 @@ def test_the_sandbox_page_links_published_flows_to_the_phone(sandbox_waba, admin
     assert response["Location"] == reverse("sandbox:phone", args=[flow.pk])
 
 
-def test_a_marketer_gets_403_on_the_phone(sandbox_waba, marketer):
+@pytest.mark.parametrize("role", ["marketer", "campaign_manager"])
+def test_marketers_and_campaign_managers_try_a_flow_on_the_phone(sandbox_waba, role, request):
+    """Issue 15: whoever may see a flow may try it; the sandbox's own pages stay admin-only."""
     flow = published(sandbox_waba, "Hotel feedback", HOTEL)
-    client = client_for(marketer)
+    client = client_for(request.getfixturevalue(role))
+    url = reverse("sandbox:phone", args=[flow.pk])
+    page = client.get(url)
+    assert page.status_code == 200
+    assert f'href="{reverse("sandbox:home")}"' not in page.content.decode()  # no dead link
+    assert reverse("flows:detail", args=[flow.pk]) in page.content.decode()
+    started = client.post(url, {"op": "start", "whatsapp_id": WA_ID}, follow=True)
+    assert started.status_code == 200 and "Feedback 1 of 2" in started.content.decode()
+    assert client.get(reverse("sandbox:home")).status_code == 403
+    assert client.get(reverse("sandbox:inbox_pick")).status_code == 403
+
+
+def test_a_user_without_a_role_gets_403_on_the_phone(sandbox_waba, no_role_user):
+    flow = published(sandbox_waba, "Hotel feedback", HOTEL)
+    client = client_for(no_role_user)
     url = reverse("sandbox:phone", args=[flow.pk])
     assert client.get(url).status_code == 403
     assert client.post(url, {"op": "start", "whatsapp_id": WA_ID}).status_code == 403

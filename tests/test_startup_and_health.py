@@ -1,18 +1,15 @@
 """Start-up refuses bad configuration with a clear message, and /healthz tells a load balancer the truth.
 
-These run the real entry points (manage.py, gunicorn) as separate processes, the way an operator does.
+These run the real entry points (manage.py, the Procfile's web) as separate processes, the way an operator does.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 import requests
@@ -21,6 +18,8 @@ from django.db import connection
 from django.test import Client, override_settings
 
 from wabas.models import Waba
+
+from .production_server import database_url, web
 
 ROOT = Path(__file__).resolve().parents[1]
 VALID_KEY = Fernet.generate_key().decode()
@@ -114,11 +113,7 @@ def test_the_deploy_check_does_complain_when_https_is_off() -> None:
 
 def child_database_url() -> str:
     """A postgres:// URL for the test database this process uses, for a child process to share."""
-    s = connection.settings_dict
-    user = quote(s["USER"] or "", safe="")
-    password = quote(s["PASSWORD"] or "", safe="")
-    credentials = f"{user}:{password}@" if password else f"{user}@"
-    return f"postgres://{credentials}{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+    return database_url(connection.settings_dict)
 
 
 def test_a_key_that_cannot_read_stored_secrets_fails_the_database_check(
@@ -160,53 +155,22 @@ def test_healthz_reports_database_and_broker_ok(live_server: object, settings: o
     assert "no-store" in response.headers["Cache-Control"]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_healthz_answers_503_when_the_database_is_down(tmp_path: Path) -> None:
-    # gunicorn, as in production. `runserver` can't stand in: it exits at start when its migration
-    # check cannot reach the database, so it never gets to answer.
-    port = free_port()
+    # The Procfile's web (granian), as in production. `runserver` can't stand in: it exits at start
+    # when its migration check cannot reach the database, so it never gets to answer.
     env = os.environ | {
         "DATABASE_URL": "postgres://postgres@127.0.0.1:1/nothing",
         "CELERY_TASK_ALWAYS_EAGER": "false",
         "DEBUG": "false",
         "HTTPS_ONLY": "false",
         "ALLOWED_HOSTS": "127.0.0.1",
-        # gunicorn >= 24 opens a control socket under $XDG_RUNTIME_DIR (else ~/.gunicorn): keep it ours.
-        "XDG_RUNTIME_DIR": str(tmp_path),
+        "WEB_CONCURRENCY": "1",
     }
-    log_path = tmp_path / "gunicorn.log"
-    with log_path.open("w") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "flowsadmin.wsgi", "--bind", f"127.0.0.1:{port}"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        response = None
-        deadline = time.monotonic() + 15
-        while response is None and time.monotonic() < deadline:
-            assert server.poll() is None, f"gunicorn exited:\n{log_path.read_text()}"
-            try:
-                response = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
-            except requests.ConnectionError:
-                time.sleep(0.1)  # not listening yet
-        assert response is not None, f"gunicorn never answered:\n{log_path.read_text()}"
-        assert response.status_code == 503
+    log = tmp_path / "web.log"
+    with web(env, log=log) as server:
+        response = requests.get(f"{server.url}/healthz", timeout=5)
+        assert response.status_code == 503, log.read_text()
         assert response.json() == {"database": "unavailable", "broker": "ok"}
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
 def test_healthz_reports_the_broker_down_but_stays_up(db: None) -> None:

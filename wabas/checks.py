@@ -33,7 +33,7 @@ def unreadable_secret() -> str | None:
     return None
 
 
-# Tagged "database": it runs with `migrate` and `check --database default`, and at gunicorn start
+# Tagged "database": it runs with `migrate` and `check --database default`, and at web server start
 # (flowsadmin/wsgi.py), but not on every management command.
 @register(Tags.database)
 def check_field_encryption_keys(

@@ -207,14 +207,34 @@ class KeyAccessLog(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
     # Kept as text too, so the record survives the user's deletion.
     username = models.CharField(max_length=150)
+
+    class Refusal(models.TextChoices):
+        WRONG_PASSWORD = "wrong_password", "Refused: wrong password"
+        TOO_MANY = "too_many", "Refused: too many wrong passwords"
+
     action = models.CharField(max_length=10, choices=Action)
     succeeded = models.BooleanField()
+    # Why a refused attempt was refused; blank when allowed (and on rows from before it was kept).
+    refusal = models.CharField(max_length=20, choices=Refusal, blank=True)
     ip_address = models.GenericIPAddressField(null=True)
     user_agent = models.CharField(max_length=300, blank=True)
     at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         ordering = ["-at"]
+
+    @property
+    def what(self) -> str:
+        """What happened, for the log: a refused attempt did not reveal or download anything."""
+        if self.succeeded:
+            return self.get_action_display()
+        return "Tried to download" if self.action == self.Action.DOWNLOAD else "Tried to reveal"
+
+    @property
+    def result(self) -> str:
+        if self.succeeded:
+            return "Allowed"
+        return self.get_refusal_display() if self.refusal else "Refused"
 
 
 class SelectedWaba(models.Model):

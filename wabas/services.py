@@ -18,15 +18,17 @@ def create_waba(waba: Waba) -> Waba:
 
 
 def record_key_access(
-    waba: Waba, *, request: HttpRequest, action: str, succeeded: bool
+    waba: Waba, *, request: HttpRequest, action: str, succeeded: bool, refusal: str = ""
 ) -> KeyAccessLog:
-    """Write the audit row for one attempt to reveal or download a private key."""
+    """Write the audit row for one attempt to reveal or download a private key (`refusal`: why a
+    refused one was refused, a KeyAccessLog.Refusal)."""
     return KeyAccessLog.objects.create(
         waba=waba,
         user=request.user,
         username=request.user.get_username(),
         action=action,
         succeeded=succeeded,
+        refusal="" if succeeded else refusal,
         ip_address=request.META.get("REMOTE_ADDR") or None,
         user_agent=request.headers.get("User-Agent", "")[:300],
     )

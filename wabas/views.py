@@ -150,10 +150,22 @@ def private_key(request: HttpRequest, pk: int) -> HttpResponse:
         form.is_valid()
         form.errors.clear()
         form.add_error(None, "Too many wrong passwords. Try again in 15 minutes.")
-        record_key_access(waba, request=request, action=action, succeeded=False)
+        record_key_access(
+            waba,
+            request=request,
+            action=action,
+            succeeded=False,
+            refusal=KeyAccessLog.Refusal.TOO_MANY,
+        )
         return _render_key_panel(request, waba, password_form=form)
     if not form.is_valid():
-        record_key_access(waba, request=request, action=action, succeeded=False)
+        record_key_access(
+            waba,
+            request=request,
+            action=action,
+            succeeded=False,
+            refusal=KeyAccessLog.Refusal.WRONG_PASSWORD,
+        )
         return _render_key_panel(request, waba, password_form=form)
 
     record_key_access(waba, request=request, action=action, succeeded=True)

@@ -12,8 +12,6 @@ import random
 from dataclasses import dataclass
 from datetime import timedelta
 
-import requests
-
 from wabas.graph import MetaAuthError, MetaError, MetaTransientError
 
 from ..models import Campaign, CampaignActionNotAllowed, Recipient
@@ -72,16 +70,6 @@ def words(exc: MetaError) -> str:
     return str(exc)[:1000]
 
 
-def nothing_was_sent(exc: MetaError) -> bool:
-    """True when the request certainly never reached Meta (it could not connect)."""
-    context = exc.__context__
-    if isinstance(context, requests.ConnectTimeout):
-        return True
-    return isinstance(context, requests.ConnectionError) and any(
-        name in repr(context) for name in ("NewConnectionError", "ConnectionRefused")
-    )
-
-
 def pause_campaign(campaign_id: int, reason: str, *, by_meta: bool) -> None:
     campaign = Campaign.objects.filter(pk=campaign_id).first()
     if campaign is None:
@@ -99,7 +87,7 @@ def apply_error(campaign_id: int, person: dict, exc: MetaError) -> Outcome:
     recipient = Recipient(pk=person["id"], campaign_id=campaign_id)
     attempts = int(person.get("attempts") or 1)
     code = exc.code
-    if exc.http_status is None and code is None and not nothing_was_sent(exc):
+    if exc.http_status is None and code is None and not exc.never_sent:
         # No answer after the request left (a read timeout, a dropped connection, an answer without
         # a message id): Meta may have sent it. The recipient stays `sending` until the status
         # webhook, which echoes biz_opaque_callback_data, says what happened; never sent twice.

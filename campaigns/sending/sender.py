@@ -15,7 +15,6 @@ Meta, so threads multiply one worker's pace; the database and Redis do the coord
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -24,8 +23,6 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import close_old_connections, connection
 from django.utils import timezone
-from requests.adapters import HTTPAdapter
-from requests.utils import get_environ_proxies
 
 from flowsadmin.tokens import issue_flow_token
 from templates_app import variables as tv
@@ -185,7 +182,7 @@ def _send_one(run: Slice, person: dict, buffer: list) -> None:
             quick = (
                 isinstance(exc, MetaTransientError)
                 and exc.code not in outcomes.SPECIAL_CODES
-                and (exc.http_status is not None or outcomes.nothing_was_sent(exc))
+                and (exc.http_status is not None or exc.never_sent)
             )
             if quick and attempt < QUICK_RETRIES and not run.stop.is_set():
                 # Meta answered "try again" (or was never reached): nothing was sent, so trying
@@ -241,7 +238,8 @@ def _thread(run: Slice) -> None:
     try:
         while not run.stop.is_set() and time.monotonic() < run.deadline:
             slots.wait()
-            if run.stop.is_set():
+            # The wait may be long (Meta's 130429 pushes the whole schedule back): look again.
+            if run.stop.is_set() or time.monotonic() >= run.deadline:
                 break
             person = Recipient.objects.claim_next(run.plan.campaign_id)
             if person is None:
@@ -253,23 +251,6 @@ def _thread(run: Slice) -> None:
     finally:
         _flush(buffer, run)
         connection.close()
-
-
-def _client(waba: object, threads: int) -> GraphClient:
-    client = GraphClient.for_waba(waba)
-    # requests reads the proxy and CA settings from os.environ on every call (half a millisecond of
-    # CPU per send, more than the rest of the send): read them once per slice instead.
-    session = client.session
-    session.proxies.update(get_environ_proxies(client.base_url))
-    session.verify = (
-        os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-    )
-    session.trust_env = False
-    # One pooled connection per thread, kept alive between sends.
-    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(threads, 1), max_retries=0)
-    client.session.mount("https://", adapter)
-    client.session.mount("http://", adapter)
-    return client
 
 
 def heartbeat_key(campaign_id: int) -> str:
@@ -313,7 +294,7 @@ def send_due(campaign_id: int, *, seconds: float | None = None, threads: int | N
     seconds = seconds if seconds is not None else settings.CAMPAIGN_SEND_SLICE_SECONDS
     run = Slice(
         plan=Plan.of(campaign, phone),
-        client=_client(campaign.waba, threads),
+        client=GraphClient.for_waba(campaign.waba),
         limiter=RateLimiter(phone.meta_phone_number_id),
         deadline=time.monotonic() + seconds,
     )
@@ -334,7 +315,7 @@ def send_due(campaign_id: int, *, seconds: float | None = None, threads: int | N
     finally:
         run.stop.set()
         beat.delete(heartbeat_key(campaign_id))
-        run.client.session.close()
+        run.client.close()
         close_old_connections()
     campaign.refresh_from_db()
     if campaign.status == Campaign.Status.SENDING:

@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
+from accounts.roles import TRY_FLOWS_PERMISSION
 from flowsadmin.models import Flow as OurFlow
 from flowsadmin.tokens import issue_flow_token
 from sandbox.models import Flow
@@ -38,7 +39,7 @@ def by_meta_id(request: HttpRequest, flow_id: str) -> HttpResponse:
     return redirect("sandbox:phone", pk=flow.pk)
 
 
-@permission_required(SANDBOX_PERMISSION, raise_exception=True)
+@permission_required(TRY_FLOWS_PERMISSION, raise_exception=True)
 @require_http_methods(["GET", "POST"])
 def phone(request: HttpRequest, pk: int) -> HttpResponse:
     # Only what a Flow message carries is read from our side: the Flow ID, and the flow for its token.
@@ -55,6 +56,7 @@ def phone(request: HttpRequest, pk: int) -> HttpResponse:
         "flow": meta,
         "name": meta.name if meta is not None else ours.name,
         "meta_flow_id": ours.meta_flow_id,
+        "our_pk": ours.pk,
         "state": state,
         "screen": screen,
         "field_prefix": FIELD_PREFIX,

@@ -15,4 +15,9 @@ document.addEventListener("click", async (event) => {
   }
   setTimeout(() => (button.textContent = "Copy"), 2000);
 });
+// htmx refuses to send a form that fails its checks (hx-validate) but says nothing: let the browser
+// say what is missing, as it does for a plain submit.
+document.addEventListener("htmx:validation:halted", (event) => {
+  event.target.closest("form")?.reportValidity();
+});
 document.documentElement.classList.add("js");

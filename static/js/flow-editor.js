@@ -276,7 +276,24 @@
     if (jumpFrom(element)) event.preventDefault();
   });
 
+  // "Check JSON" answers with its messages in data-editor-messages: they become the gutter's markers,
+  // as saving's do (the attribute is dropped once read, so a later swap can't bring old ones back).
+  function takeCheckedMessages() {
+    document.querySelectorAll("[data-editor-messages]").forEach((element) => {
+      const textarea = findTextarea(element.dataset.editorTarget);
+      if (textarea) textarea.dataset.messages = element.dataset.editorMessages;
+      element.removeAttribute("data-editor-messages");
+    });
+  }
+
+  // Another page links to a message as <editor page>#line-12-5: go there once the editor is up.
+  function jumpToHash() {
+    const match = /^#line-(\d+)(?:-(\d+))?$/.exec(window.location.hash);
+    if (match) jumpTo(match[1], match[2]);
+  }
+
   function start() {
+    takeCheckedMessages();
     upgradeAll();
     prepareJumpElements();
   }
@@ -295,8 +312,13 @@
     upgrade: start,
   };
 
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
-  else start();
+  function firstStart() {
+    start();
+    jumpToHash();
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", firstStart);
+  else firstStart();
   document.addEventListener("htmx:afterSwap", start);
   document.addEventListener("htmx:historyRestore", start);
 })();

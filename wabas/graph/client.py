@@ -6,6 +6,8 @@ return plain dicts, lists and small dataclasses, already unwrapped from Meta's s
 
 from __future__ import annotations
 
+import contextlib
+import json as json_module
 import logging
 import random
 import time
@@ -16,8 +18,17 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
+from requests.utils import get_environ_proxies
 
-from .errors import MetaError, MetaTransientError, error_from_response, int_or_none, retry_after
+from .errors import (
+    MetaError,
+    MetaTransientError,
+    error_from_response,
+    int_or_none,
+    retry_after,
+    seconds_or_none,
+)
+from .keepalive import ConnectionLost, CouldNotConnect, KeepAlive
 from .templates import (
     HeaderParameter,
     SentMessage,
@@ -108,26 +119,46 @@ class GraphClient:
             "Bearer": _TokenAuth(access_token, "Bearer"),
             "OAuth": _TokenAuth(access_token, "OAuth"),
         }
+        # Message sends go over kept-alive connections of our own (keepalive.py), unless a session
+        # was handed in (the in-process sandbox) or the environment routes Meta through a proxy.
+        self.keepalive = None
         if session is None:
             session = requests.Session()
             # urllib3 must not retry on its own: only _request knows which calls are safe to repeat.
             adapter = HTTPAdapter(pool_connections=4, pool_maxsize=10, max_retries=0)
             session.mount("https://", adapter)
             session.mount("http://", adapter)
+            if not get_environ_proxies(self.base_url):
+                with contextlib.suppress(ValueError):  # a token requests will refuse to send
+                    self.keepalive = KeepAlive(
+                        self.base_url,
+                        headers={"Authorization": f"Bearer {access_token}"},
+                        timeout=timeout,
+                    )
         self.session = session
 
     @classmethod
-    def for_waba(cls, waba: Waba) -> GraphClient:
-        """A client with the WABA's base URL, API version, decrypted token and Meta app id."""
+    def for_waba(cls, waba: Waba, *, session: requests.Session | None = None) -> GraphClient:
+        """A client with the WABA's base URL, API version, decrypted token and Meta app id.
+
+        session: every call through it (a transport mounted on it, such as the in-process sandbox).
+        """
         return cls(
             base_url=waba.graph_base_url,
             api_version=waba.graph_api_version,
             access_token=waba.access_token,
             app_id=waba.meta_app_id,
+            session=session,
         )
 
     def __repr__(self) -> str:
         return f"<GraphClient {self.base_url}/{self.api_version}>"
+
+    def close(self) -> None:
+        """Close pooled connections (a sender's threads' kept-alive ones among them)."""
+        self.session.close()
+        if self.keepalive is not None:
+            self.keepalive.close()
 
     # --- the one way out ------------------------------------------------------------------------
 
@@ -143,16 +174,23 @@ class GraphClient:
         headers: dict[str, str] | None = None,
         retry: bool = True,
         auth_scheme: str = "Bearer",
+        lean: bool = False,
     ) -> dict:
-        """Call {base_url}/{api_version}/{path}; retry transient failures; raise redacted MetaErrors."""
+        """Call {base_url}/{api_version}/{path}; retry transient failures; raise redacted MetaErrors.
+
+        lean: a JSON POST made many times a second (message sends) goes over `self.keepalive`.
+        """
         # `path` may carry its own query (an upload session id ends in ?sig=...): requests keeps it and
         # appends `params` after it. Logs show the path without any query.
         url = f"{self.base_url}/{self.api_version}/{path.lstrip('/')}"
         log_path = "/" + path.lstrip("/").partition("?")[0]
         started = time.monotonic()
         attempt = 0
+        lean = lean and self.keepalive is not None and method == "POST" and params is None
         while True:
             try:
+                if lean:
+                    return self._send_lean(path, log_path, json)
                 return self._send(
                     method, url, log_path, params=params, json=json, data=data, files=files,
                     headers=headers, auth_scheme=auth_scheme,
@@ -177,7 +215,8 @@ class GraphClient:
         except requests.ConnectTimeout:
             logger.info("Graph %s %s: could not connect in time", method, log_path)
             raise MetaTransientError(
-                f"Could not reach Meta at {self.base_url} within {self.timeout[0]} s."
+                f"Could not reach Meta at {self.base_url} within {self.timeout[0]} s.",
+                never_sent=True,
             ) from None
         except requests.Timeout:
             logger.info("Graph %s %s: no answer within %s s", method, log_path, self.timeout[1])
@@ -187,7 +226,11 @@ class GraphClient:
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
             logger.info("Graph %s %s: connection failed: %s", method, log_path, type(exc).__name__)
             raise MetaTransientError(
-                f"Could not reach Meta at {self.base_url} ({type(exc).__name__})."
+                f"Could not reach Meta at {self.base_url} ({type(exc).__name__}).",
+                # Refused or never opened: the request cannot have left.
+                never_sent=any(
+                    name in repr(exc) for name in ("NewConnectionError", "ConnectionRefused")
+                ),
             ) from None
         except requests.RequestException as exc:
             # A malformed base URL and the like: trying again cannot help.
@@ -198,8 +241,12 @@ class GraphClient:
             logging.DEBUG if status < 400 else logging.INFO,
             "Graph %s %s answered %s in %.0f ms", method, log_path, status, duration_ms,
         )  # fmt: skip
+        return self._answer(status, response.content, retry_after=retry_after(response))
+
+    def _answer(self, status: int, content: bytes, *, retry_after: float | None) -> dict:
+        """Meta's answer as a dict, or the MetaError it means."""
         try:
-            payload = response.json()
+            payload = json_module.loads(content)
         except ValueError:
             payload = None
             if status < 400:
@@ -208,13 +255,36 @@ class GraphClient:
                     http_status=status,
                 ) from None
         if status >= 400:
-            raise error_from_response(status, payload, retry_after=retry_after(response))
+            raise error_from_response(status, payload, retry_after=retry_after)
         if not isinstance(payload, dict):
             raise MetaError(
                 f"Meta answered with JSON that is not an object (HTTP {status}).",
                 http_status=status,
             )
         return payload
+
+    def _send_lean(self, path: str, log_path: str, payload: Any) -> dict:
+        """One JSON POST over this thread's kept-alive connection, translated as `_send` does."""
+        body = json_module.dumps(payload, separators=(",", ":")).encode()
+        try:
+            answer = self.keepalive.post(f"/{self.api_version}/{path.lstrip('/')}", body)
+        except CouldNotConnect as exc:
+            logger.info("Graph POST %s: could not connect: %s", log_path, exc)
+            raise MetaTransientError(
+                f"Could not reach Meta at {self.base_url} ({exc}).", never_sent=True
+            ) from None
+        except ConnectionLost as exc:
+            logger.info("Graph POST %s: connection failed: %s", log_path, exc)
+            raise MetaTransientError(
+                f"Lost the connection to Meta at {self.base_url} before its answer ({exc})."
+            ) from None
+        logger.log(
+            logging.DEBUG if answer.status < 400 else logging.INFO,
+            "Graph POST %s answered %s", log_path, answer.status,
+        )  # fmt: skip
+        return self._answer(
+            answer.status, answer.body, retry_after=seconds_or_none(answer.retry_after)
+        )
 
     def _pause(self, attempt: int, error: MetaTransientError, started: float) -> bool:
         """Sleep before retry number attempt+1; False when that would overrun the retry budget."""
@@ -655,5 +725,7 @@ class GraphClient:
         }
         if biz_opaque_callback_data is not None:
             payload["biz_opaque_callback_data"] = biz_opaque_callback_data
-        answer = self._request("POST", f"{phone_number_id}/messages", json=payload, retry=False)
+        answer = self._request(
+            "POST", f"{phone_number_id}/messages", json=payload, retry=False, lean=True
+        )
         return self._sent(answer, to)

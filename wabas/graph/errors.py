@@ -29,8 +29,11 @@ class MetaError(Exception):
         http_status: int | None = None,
         details: Any = None,
         retry_after: float | None = None,
+        never_sent: bool = False,
     ) -> None:
         super().__init__(text)
+        # True when the request certainly never left (no connection): sending again cannot double it.
+        self.never_sent = never_sent
         self.code = code
         self.subcode = subcode
         self.message = message if message is not None else text
@@ -71,7 +74,12 @@ def int_or_none(value: object) -> int | None:
 
 def retry_after(response: requests.Response) -> float | None:
     """The Retry-After header in seconds; the HTTP-date form is rare from Meta and ignored."""
-    seconds = int_or_none(response.headers.get("Retry-After"))
+    return seconds_or_none(response.headers.get("Retry-After"))
+
+
+def seconds_or_none(header: str | None) -> float | None:
+    """A Retry-After header's value in seconds, if it is a number of seconds."""
+    seconds = int_or_none(header)
     return float(seconds) if seconds is not None and seconds >= 0 else None
 
 

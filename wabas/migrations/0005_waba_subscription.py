@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("wabas", "0003_waba_meta_checked_at_waba_meta_error_webhookdelivery"),
+        ("wabas", "0004_keyaccesslog_refusal"),
     ]
 
     operations = [
