@@ -148,7 +148,7 @@ def test_a_status_change_warning_is_recorded_as_a_health_alert_and_shown(
     assert flow.status == "THROTTLED"
     alert = flow.health_alerts["FLOW_STATUS_CHANGE"]
     assert alert["warning"] == change["warning"]
-    page = client_for(marketer).get(reverse("flows:detail", args=[flow.pk])).content.decode()
+    page = client_for(marketer).get(reverse("flows:insights", args=[flow.pk])).content.decode()
     assert "endpoint error rate stays above 50%" in page
     # Without a warning, a status change records no alert.
     post(client, waba, change | {"new_status": "PUBLISHED", "warning": ""})
