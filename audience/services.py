@@ -18,6 +18,7 @@ from django.utils import timezone
 from flowsadmin.models import Flow
 from flowsadmin.tokens import read_flow_token
 from wabas.models import Waba
+from wabas.safe_text import loads_clean
 
 from .models import Event, Profile
 from .signals import COMPLETED, announce_flow_token
@@ -33,18 +34,6 @@ MAX_NAME = Event._meta.get_field("name").max_length
 MAX_TOKEN = Event._meta.get_field("flow_token").max_length
 # Properties of a submitted event that are ours, not the person's answers.
 NOT_ANSWERS = {"flow_id", "campaign_id"}
-
-
-def without_nul(value: Any) -> Any:
-    """The value with NUL characters replaced by U+FFFD: PostgreSQL text and jsonb can't hold NUL,
-    and one in a payload would otherwise fail every write of it, so the user could never go on."""
-    if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
-    if isinstance(value, dict):
-        return {without_nul(k): without_nul(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [without_nul(v) for v in value]
-    return value
 
 
 def submitted_event_name(flow: Flow | None) -> str:
@@ -146,7 +135,6 @@ def ingest_payload(
     Without a profile (a foreign flow token names nobody) a ct-up is kept as a pending
     WAF_ProfileUpdated event holding the values; stitching applies it once the sender is known.
     """
-    payload, flow_token = without_nul(payload), without_nul(flow_token)
     written = 0
     for index, (name, data) in enumerate(_events_in(payload.get(EVENT_KEY))):
         ingest_event(
@@ -250,12 +238,12 @@ def record_completion(waba: Waba, message: dict, *, contact_name: str = "") -> s
     whatsapp_id = str(message.get("from") or "")
     reply = (message.get("interactive") or {}).get("nfm_reply") or {}
     try:
-        answers = json.loads(reply.get("response_json") or "{}")
+        # response_json is a JSON text inside the body: a door of its own, cleaned as it enters.
+        answers = loads_clean(reply.get("response_json") or "{}")
     except (TypeError, ValueError, RecursionError):
         return "a flow reply whose response_json is not JSON, kept and not applied."
     if not isinstance(answers, dict) or not whatsapp_id:
         return "a flow reply without answers or sender, kept and not applied."
-    answers, contact_name = without_nul(answers), without_nul(contact_name)
     flow_token = answers.get("flow_token") if isinstance(answers.get("flow_token"), str) else ""
     token = read_flow_token(flow_token)
     flow = _flow_of_completion(waba, token, flow_token)

@@ -157,8 +157,20 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
 CELERY_BROKER_URL = REDIS_URL
+# Nothing lost with a worker: a task is acknowledged only after it ran (acks_late), and one whose
+# worker process died mid-task (SIGKILL, out of memory) is given back to the queue rather than
+# acknowledged (reject_on_worker_lost). Every task is idempotent, so a second run changes nothing.
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# On Redis an unacknowledged task (its worker killed outright) goes back to the queue after this
+# many seconds; it must outlast the longest task (a campaign send slice, 30 s) and any retry delay.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": int(env("CELERY_VISIBILITY_TIMEOUT", "3600")),
+}
+# A webhook delivery still unfinished this long after its task was queued is queued again by the
+# beat (wabas.tasks.retake_stuck_webhooks_task) and listed to admins as needing attention.
+WEBHOOK_STUCK_SECONDS = int(env("WEBHOOK_STUCK_SECONDS", "300"))
 # `make run` sets this when no Redis answers, so tasks run in-process instead of waiting forever.
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 # In-process tasks behave like queued ones for the page that queued them: a failure is recorded by
@@ -179,6 +191,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "campaigns.tasks.dispatch_due_campaigns_task",
         "schedule": 60,
     },
+    # Webhook deliveries left unfinished (a worker killed, Redis down when one came): queued again.
+    "retake-stuck-webhooks": {"task": "wabas.tasks.retake_stuck_webhooks_task", "schedule": 60},
     # Endpoint problems past ENDPOINT_ERROR_RETENTION_DAYS.
     "forget-old-endpoint-errors": {
         "task": "exchange.tasks.forget_old_endpoint_errors_task",
