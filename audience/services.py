@@ -93,9 +93,8 @@ def update_profile(
     occurred_at: datetime | None = None,
 ) -> dict:
     """Apply ct-up values; when something changed, save and record WAF_ProfileUpdated. Returns the changes."""
-    changed = profile.apply_update(values)
+    changed = profile.merge_update(values)
     if changed:
-        profile.save()
         ingest_event(
             name=PROFILE_UPDATED,
             properties=changed,
@@ -197,9 +196,8 @@ def stitch(profile: Profile, flow_token: str) -> int:
     )
     for event in events:
         if event.name == PROFILE_UPDATED and isinstance(event.properties, dict):
-            profile.apply_update(event.properties)
+            profile.merge_update(event.properties)
     if events:
-        profile.save()
         Event.objects.filter(pk__in=[e.pk for e in events]).update(profile=profile)
     return len(events)
 

@@ -90,6 +90,9 @@ FLOW_ENDPOINT_CACHE_SECONDS = 10
 # Each process sends the endpoint's health and funnel numbers to Redis at most this often
 # (exchange/metrics.py).
 FLOW_STATS_FLUSH_SECONDS = float(env("FLOW_STATS_FLUSH_SECONDS", "1.0"))
+# Flow tokens we issue expire after this many days (long enough for a campaign and its stragglers);
+# the endpoint then answers Meta's invalid-token code on flows that accept only our tokens.
+FLOW_TOKEN_MAX_AGE_DAYS = float(env("FLOW_TOKEN_MAX_AGE_DAYS", "30"))
 # Endpoint problems (exchange.EndpointError) are kept this long for the flow's page.
 ENDPOINT_ERROR_RETENTION_DAYS = 30
 
