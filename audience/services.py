@@ -32,6 +32,8 @@ INGESTION_KEYS = (EVENT_KEY, PROFILE_KEY)
 PROFILE_UPDATED = "WAF_ProfileUpdated"
 MAX_NAME = Event._meta.get_field("name").max_length
 MAX_TOKEN = Event._meta.get_field("flow_token").max_length
+MAX_WHATSAPP_ID = Profile._meta.get_field("whatsapp_id").max_length
+MAX_CONTACT_NAME = Profile._meta.get_field("name").max_length
 # Properties of a submitted event that are ours, not the person's answers.
 NOT_ANSWERS = {"flow_id", "campaign_id"}
 
@@ -233,7 +235,10 @@ def record_completion(waba: Waba, message: dict, *, contact_name: str = "") -> s
     Idempotent per message id: the submitted event's unique key is claimed first, so a re-delivered
     message (or two workers racing on it) records nothing the second time.
     """
-    whatsapp_id = str(message.get("from") or "")
+    whatsapp_id = message.get("from")
+    whatsapp_id = str(whatsapp_id) if isinstance(whatsapp_id, str | int) else ""
+    if len(whatsapp_id) > MAX_WHATSAPP_ID:
+        return f"a flow reply from a sender id longer than {MAX_WHATSAPP_ID} characters, refused."
     reply = (message.get("interactive") or {}).get("nfm_reply") or {}
     try:
         # response_json is a JSON text inside the body: a door of its own, cleaned as it enters.
@@ -242,10 +247,11 @@ def record_completion(waba: Waba, message: dict, *, contact_name: str = "") -> s
         return "a flow reply whose response_json is not JSON, kept and not applied."
     if not isinstance(answers, dict) or not whatsapp_id:
         return "a flow reply without answers or sender, kept and not applied."
+    contact_name = contact_name[:MAX_CONTACT_NAME]
     flow_token = answers.get("flow_token") if isinstance(answers.get("flow_token"), str) else ""
     token = read_flow_token(flow_token)
     flow = _flow_of_completion(waba, token, flow_token)
-    message_id = str(message.get("id") or "")
+    message_id = str(message.get("id") or "")[:150]  # the dedupe key's column holds 200
     occurred_at = _message_time(message)
     name = submitted_event_name(flow)
     properties = {

@@ -204,7 +204,9 @@ def post_json(
     finally:
         response.close()
     try:
-        answer = loads_clean(content)  # what the customer says enters here: NUL, surrogates replaced
+        answer = loads_clean(
+            content
+        )  # what the customer says enters here: NUL, surrogates replaced
     except (ValueError, RecursionError) as exc:
         raise BadAnswer("The customer endpoint's answer is not JSON.") from exc
     if not isinstance(answer, dict):

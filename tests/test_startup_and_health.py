@@ -156,7 +156,11 @@ def test_healthz_reports_database_and_broker_ok(live_server: object, settings: o
     settings.CELERY_TASK_ALWAYS_EAGER = False  # the suite runs tasks in-process; production doesn't
     response = requests.get(f"{live_server.url}/healthz", timeout=5)
     assert response.status_code == 200
-    assert response.json() == {"database": "ok", "broker": "ok"}
+    assert response.json() == {
+        "database": "ok",
+        "broker": "ok",
+        "webhooks_needing_attention": 0,
+    }
     assert "no-store" in response.headers["Cache-Control"]
 
 
@@ -216,10 +220,18 @@ def test_healthz_reports_the_broker_down_but_stays_up(db: None) -> None:
     ):
         response = Client().get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"database": "ok", "broker": "unavailable"}
+    assert response.json() == {
+        "database": "ok",
+        "broker": "unavailable",
+        "webhooks_needing_attention": 0,
+    }
 
 
 def test_healthz_says_when_tasks_run_in_process(db: None) -> None:
     with override_settings(CELERY_TASK_ALWAYS_EAGER=True):
         response = Client().get("/healthz")
-    assert response.json() == {"database": "ok", "broker": "not used: tasks run in-process"}
+    assert response.json() == {
+        "database": "ok",
+        "broker": "not used: tasks run in-process",
+        "webhooks_needing_attention": 0,
+    }

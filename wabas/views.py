@@ -245,7 +245,9 @@ def webhook(request: HttpRequest) -> HttpResponse:
         try:
             json.loads(body)
         except ValueError:
-            delivery.finish(WebhookDelivery.Status.FAILED, "Not a Meta webhook: the body is not JSON.")
+            delivery.finish(
+                WebhookDelivery.Status.FAILED, "Not a Meta webhook: the body is not JSON."
+            )
             return HttpResponseBadRequest("The body is not JSON.")
     # Stored and committed (this view runs in autocommit), so it is queued now, not on commit: if
     # Redis can't take it, Meta is told to try again and its re-delivery queues the stored body.

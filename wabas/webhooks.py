@@ -179,5 +179,5 @@ def _run(handler: Handler, waba: Waba, value: dict, delivery_id: int) -> tuple[s
     except Refused as exc:
         return f"refused, {exc}.", False
     except Exception as exc:
-        logger.exception("Webhook handler %s failed on delivery %s", handler.__name__, delivery_id)
+        logger.exception("Webhook handler %r failed on delivery %s", handler, delivery_id)
         return f"failed, {_reason(exc)}.", True
