@@ -41,7 +41,9 @@ def queue_delivery(delivery: WebhookDelivery) -> bool:
     try:
         process_webhook_task.delay(delivery.pk)
     except Exception:  # kombu's OperationalError, redis' ConnectionError...: the broker is away
-        logger.warning("Could not queue webhook delivery %s; it waits for a retry", delivery.pk)
+        logger.warning(
+            "Could not queue webhook delivery %s; it waits for a retry", delivery.pk, exc_info=True
+        )
         return False
     return True
 
