@@ -109,6 +109,15 @@ def test_the_deploy_check_does_complain_when_https_is_off() -> None:
     assert "security.W008" in result.stderr  # SECURE_SSL_REDIRECT
 
 
+def test_the_deploy_check_warns_when_the_sandbox_is_on_in_production() -> None:
+    result = manage(
+        "check", "--deploy", "--fail-level", "WARNING", **production_env(SANDBOX_ENABLED="true")
+    )
+    assert result.returncode != 0
+    assert "flowsadmin.W001" in result.stderr
+    assert "SANDBOX_ENABLED is on while DEBUG is off" in result.stderr
+
+
 # --- Keys that cannot read the stored secrets ------------------------------------------------
 
 
