@@ -85,6 +85,12 @@ CUSTOMER_ENDPOINT_CONNECT_TIMEOUT = float(env("CUSTOMER_ENDPOINT_CONNECT_TIMEOUT
 CUSTOMER_ENDPOINT_TIMEOUT = float(env("CUSTOMER_ENDPOINT_TIMEOUT", "3.0"))
 CUSTOMER_ENDPOINT_MAX_BYTES = 4 * 1024 * 1024
 FLOW_ENDPOINT_MAX_BODY_BYTES = 1024 * 1024
+# A Flow JSON saved from the editor: Meta takes up to 10 MB, but our validator and editor are meant for
+# flows people write (the examples are a few KB); bigger texts get a form error that keeps them.
+FLOW_JSON_MAX_BYTES = int(env("FLOW_JSON_MAX_BYTES", str(1024 * 1024)))
+# Form posts up to this size reach the form (which then says what is too long) instead of being
+# refused with a 400 before any form sees them: above Meta's own 10 MB Flow JSON limit.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
 # Each process keeps a flow's row this long: the query costs more than the cryptography.
 FLOW_ENDPOINT_CACHE_SECONDS = 10
 # Each process sends the endpoint's health and funnel numbers to Redis at most this often
@@ -118,6 +124,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "flowsadmin.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -243,6 +250,13 @@ CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cook
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Scripts, styles and everything else only from our own origin (static/, vendored libraries): no
+# inline <script>, no on* attributes, no style= attributes. The browser tests fail on any violation.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
 # Production serves only HTTPS; tests and `make run` speak plain HTTP on loopback.
 HTTPS_ONLY = env_bool("HTTPS_ONLY", not DEBUG)
 if HTTPS_ONLY:
