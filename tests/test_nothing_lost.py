@@ -202,3 +202,33 @@ def test_the_beat_takes_up_deliveries_stuck_for_more_than_a_few_minutes(waba, st
     recent.refresh_from_db()
     assert (old.status, recent.status) == ("PROCESSED", status)
     assert Event.objects.filter(name="WAF_Flow_Submitted").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_admin_sees_the_failed_delivery_and_replays_it_in_the_browser(
+    live_server, browser, waba, admin_user, breakable
+):
+    from selenium.webdriver.common.by import By
+
+    from .browser import screenshot, sign_in, wait
+
+    post(
+        client_for(None),
+        waba,
+        body_of(waba.meta_waba_id, [{"field": "lost_test", "value": {"n": 7}}]),
+    )
+    sign_in(browser, live_server.url, "alice")
+    browser.get(f"{live_server.url}/settings/wabas/webhooks/")
+    notice = browser.find_element(By.ID, "needs-attention").text
+    assert "1 delivery needs attention" in notice
+    screenshot(browser, "webhooks-attention-1280.png")
+    browser.find_element(By.LINK_TEXT, "See it").click()
+    browser.set_window_size(400, 900)
+    screenshot(browser, "webhooks-attention-400.png")
+    browser.set_window_size(1280, 900)
+    breakable.broken = False
+    browser.find_element(By.XPATH, "//button[normalize-space()='Replay']").click()
+    wait(browser).until(lambda d: "Queued again" in d.find_element(By.TAG_NAME, "main").text)
+    assert "Nothing needs attention." in browser.find_element(By.TAG_NAME, "main").text
+    assert WebhookDelivery.objects.get().status == "PROCESSED"
+    screenshot(browser, "webhooks-replayed-1280.png")
