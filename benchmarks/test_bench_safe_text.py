@@ -43,10 +43,10 @@ def test_bench_safe_text_on_the_endpoint_path():
         plain = per_call_us(lambda t=text: json.loads(t))
         ours = per_call_us(lambda t=text: loads_clean(t))
         scan = per_call_us(lambda t=text: any(_ESCAPES_BYTES.finditer(t)))
-        print(
+        print(  # noqa: T201
             f"\n{name} ({len(text)} B): json.loads {plain:.1f} µs, loads_clean {ours:.1f} µs, "
             f"scan {scan:.2f} µs"
         )
         assert loads_clean(text) == json.loads(text)
     walk = per_call_us(lambda: clean(json.loads(escaped)), number=20_000)
-    print(f"walk of a request that carries a NUL or lone surrogate: {walk:.1f} µs")
+    print(f"walk of a request that carries a NUL or lone surrogate: {walk:.1f} µs")  # noqa: T201
