@@ -176,7 +176,7 @@ def test_the_funnel_counts_distinct_tokens_per_screen_in_the_json_order(
 
     funnel = [(row["label"], row["count"], row["percent"]) for row in response.context["funnel"]]
     assert funnel == [("RECOMMEND", 4, 100), ("RATE", 2, 50), ("Completed", 1, 25)]
-    assert 'style="width: 50%"' in response.content.decode()
+    assert 'max="100" value="50">50%</meter>' in response.content.decode()
 
 
 def test_a_flow_without_visits_shows_an_empty_funnel(hotel, campaign_manager, redis_keys):
