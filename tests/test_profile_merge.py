@@ -56,3 +56,37 @@ def test_sixty_concurrent_ct_ups_to_one_profile_keep_all_sixty_keys(live_server,
     }
     assert profile.city == "Pune"
     assert Event.objects.filter(name="WAF_ProfileUpdated").count() == UPDATES
+
+
+def test_the_merge_works_on_sqlite_too(tmp_path):
+    """`make run` keeps SQLite by default: its json_patch path merges like PostgreSQL's ||."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = os.environ | {"DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
+    script = (
+        "from audience.models import Profile\n"
+        "p = Profile.objects.create(whatsapp_id='1555', properties={'before': 'kept'})\n"
+        "stale = Profile.objects.get(pk=p.pk)\n"
+        "Profile.objects.get(pk=p.pk).merge_update({'a': '1'})\n"
+        "stale.merge_update({'b': '2', 'City': 'Pune'})\n"
+        "p.refresh_from_db()\n"
+        "print(sorted(p.properties.items()), p.city)\n"
+    )
+    for args in (["migrate", "--no-input", "-v", "0"], ["shell", "-c", script]):
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert result.returncode == 0, result.stderr
+    assert (
+        result.stdout.strip().splitlines()[-1]
+        == "[('a', '1'), ('b', '2'), ('before', 'kept')] Pune"
+    )
