@@ -4,6 +4,7 @@ import logging
 from collections.abc import Callable, Iterable
 
 from celery import Task, shared_task
+from django.db import InterfaceError, OperationalError
 
 from .graph import GraphClient, MetaTransientError
 from .models import PhoneNumber, Waba, WebhookDelivery
@@ -25,7 +26,16 @@ def meta_task(func: Callable) -> Task:
     )(func)
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    # The database went away mid-way: everything rolled back, so trying again soon is safe (the
+    # beat's sweep is the backstop once these retries are spent).
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=5,
+)
 def process_webhook_task(delivery_id: int) -> None:
     """Apply a stored webhook delivery, once: a second run finds it locked or finished."""
     process_delivery(delivery_id)
