@@ -79,6 +79,9 @@ def test_a_handler_that_raises_leaves_a_failed_delivery_that_replay_processes(
     listed = admin.get("/settings/wabas/webhooks/?show=attention").content.decode()
     assert "Replay" in listed and "the handler fell over" in listed
 
+    detail = admin.get(f"/settings/wabas/webhooks/{delivery.pk}/").content.decode()
+    assert f"/settings/wabas/webhooks/{delivery.pk}/replay/" in detail
+
     breakable.broken = False
     response = admin.post(f"/settings/wabas/webhooks/{delivery.pk}/replay/")
     assert response.status_code == 302

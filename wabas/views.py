@@ -309,6 +309,9 @@ def webhook_detail(request: HttpRequest, pk: int) -> HttpResponse:
         pretty = json.dumps(json.loads(delivery.body_text()), indent=2, ensure_ascii=False)
     except ValueError:
         pretty = delivery.body_text()
-    return render(
-        request, "wabas/webhookdelivery_detail.html", {"delivery": delivery, "pretty": pretty}
-    )
+    context = {
+        "delivery": delivery,
+        "pretty": pretty,
+        "can_replay": request.user.has_perm("wabas.change_webhookdelivery"),
+    }
+    return render(request, "wabas/webhookdelivery_detail.html", context)
