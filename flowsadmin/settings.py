@@ -252,8 +252,9 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 # Scripts, styles and everything else only from our own origin (static/, vendored libraries): no
 # inline <script>, no on* attributes, no style= attributes. The browser tests fail on any violation.
+# Images may also be blob: URLs: the template form previews the header image chosen before upload.
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
     "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
