@@ -175,8 +175,11 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # On Redis an unacknowledged task (its worker killed outright) goes back to the queue after this
 # many seconds; it must outlast the longest task (a campaign send slice, 30 s) and any retry delay.
+# Workers look for such tasks every unacked_restore_interval x 10 (kombu's throttle) seconds: about
+# a minute here, instead of kombu's 100 s.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": int(env("CELERY_VISIBILITY_TIMEOUT", "3600")),
+    "unacked_restore_interval": int(env("CELERY_UNACKED_RESTORE_INTERVAL", "6")),
 }
 # A webhook delivery still unfinished this long after its task was queued is queued again by the
 # beat (wabas.tasks.retake_stuck_webhooks_task) and listed to admins as needing attention.

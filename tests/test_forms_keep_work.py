@@ -113,3 +113,18 @@ def test_the_pages_report_no_csp_violation_and_one_would_be_caught(
     )
     reported = csp_violations(browser)
     assert reported and "style-src" in reported[0]
+
+
+def test_the_400_page_in_the_browser(live_server, browser, waba, marketer):
+    """A form post larger than any form takes: the 400 page says what happened and how to go on."""
+    sign_in(browser, live_server.url, "bob")
+    browser.get(f"{live_server.url}/flows/new/")
+    browser.execute_script(
+        "const f = document.querySelector('main form[method=post]');"
+        "const t = document.createElement('textarea'); t.name = 'padding';"
+        "t.value = 'x'.repeat(13 * 1024 * 1024); t.hidden = true; f.append(t); f.submit();"
+    )
+    see(browser, "That request could not be read")
+    screenshot(browser, "bad-request-1280.png")
+    browser.set_window_size(400, 900)
+    screenshot(browser, "bad-request-400.png")

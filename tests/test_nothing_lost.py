@@ -235,3 +235,7 @@ def test_an_admin_sees_the_failed_delivery_and_replays_it_in_the_browser(
     assert "Nothing needs attention." in browser.find_element(By.TAG_NAME, "main").text
     assert WebhookDelivery.objects.get().status == "PROCESSED"
     screenshot(browser, "webhooks-replayed-1280.png")
+    browser.get(f"{live_server.url}/settings/wabas/webhooks/{WebhookDelivery.objects.get().pk}/")
+    screenshot(browser, "webhook-detail-1280.png")
+    browser.set_window_size(400, 900)
+    screenshot(browser, "webhook-detail-400.png")

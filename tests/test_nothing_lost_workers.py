@@ -46,8 +46,10 @@ class Worker:
             | {
                 "DATABASE_URL": database_url(),
                 "CELERY_TASK_ALWAYS_EAGER": "false",
-                # Redis gives a killed worker's unacknowledged task back after this many seconds.
+                # Redis gives a killed worker's unacknowledged task back after this many seconds,
+                # and the worker looks for such tasks about every 10 seconds (kombu's default: 100).
                 "CELERY_VISIBILITY_TIMEOUT": "2",
+                "CELERY_UNACKED_RESTORE_INTERVAL": "1",
             }
             | env
         )
