@@ -48,6 +48,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "wabas.reveal_private_key",
         "wabas.view_keyaccesslog",
         "wabas.view_webhookdelivery",
+        "wabas.change_webhookdelivery",  # Replay a failed or stuck delivery
         "wabas.add_phonenumber",
         "wabas.change_phonenumber",
         "auth.view_user",

@@ -4,7 +4,7 @@ import json
 from datetime import datetime
 
 import psycopg
-from django.db import connections, models, router
+from django.db import connections, models, router, transaction
 from django.utils import timezone
 
 from flowsadmin.models import Flow
@@ -39,6 +39,45 @@ class ProfileQuerySet(models.QuerySet):
         if len(digits) >= 3:
             query |= models.Q(whatsapp_id__contains=digits) | models.Q(phone__contains=digits)
         return self.filter(query)
+
+    def merge(self, pk: int, changed: dict[str, str], properties: dict) -> None:
+        """Write ct-up changes to one profile in a single UPDATE that merges the custom properties
+        into what the row holds now, so concurrent updates of one person each keep their keys.
+
+        `changed` maps standard field names to their new values; `properties` holds custom keys.
+        PostgreSQL merges with jsonb `||`, SQLite with json_patch (which also merges nested objects
+        where `||` replaces them; ct-up values are strings in practice). Any other database takes a
+        row lock and merges in Python.
+        """
+        connection = connections[router.db_for_write(self.model)]
+        if connection.vendor not in ("postgresql", "sqlite"):
+            with transaction.atomic(using=connection.alias):
+                profile = self.select_for_update().get(pk=pk)
+                profile.properties = (profile.properties or {}) | properties
+                for field, value in changed.items():
+                    setattr(profile, field, value)
+                profile.save()
+            return
+        merged = (
+            "COALESCE(properties, '{}'::jsonb) || %s::jsonb"
+            if connection.vendor == "postgresql"
+            else "json_patch(COALESCE(properties, '{}'), %s)"
+        )
+        quote = connection.ops.quote_name
+        assignments = [f"properties = {merged}", f"{quote('updated_at')} = %s"]
+        params: list = [
+            json.dumps(properties, ensure_ascii=False),
+            connection.ops.adapt_datetimefield_value(timezone.now()),
+        ]
+        for field, value in changed.items():
+            assignments.append(f"{quote(self.model._meta.get_field(field).column)} = %s")
+            params.append(value)
+        table = quote(self.model._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET {', '.join(assignments)} WHERE id = %s",  # noqa: S608
+                [*params, pk],
+            )
 
 
 class Profile(models.Model):
@@ -91,6 +130,22 @@ class Profile(models.Model):
             elif self.properties.get(key) != value:
                 self.properties[key] = value
                 changed[key] = value
+        return changed
+
+    def merge_update(self, values: dict) -> dict:
+        """apply_update, written at once with a merging UPDATE (ProfileQuerySet.merge) rather than
+        save(): save() writes the whole properties object read earlier and would drop the keys a
+        concurrent update added meanwhile. Returns what changed."""
+        changed = self.apply_update(values)
+        if changed:
+            fields, custom = {}, {}
+            for key, value in changed.items():
+                field = STANDARD_KEYS.get(key.lower())
+                if field is not None:
+                    fields[field] = value
+                else:
+                    custom[key] = value
+            Profile.objects.merge(self.pk, fields, custom)
         return changed
 
 

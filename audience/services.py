@@ -18,6 +18,7 @@ from django.utils import timezone
 from flowsadmin.models import Flow
 from flowsadmin.tokens import read_flow_token
 from wabas.models import Waba
+from wabas.safe_text import loads_clean
 
 from .models import Event, Profile
 from .signals import COMPLETED, announce_flow_token
@@ -31,20 +32,10 @@ INGESTION_KEYS = (EVENT_KEY, PROFILE_KEY)
 PROFILE_UPDATED = "WAF_ProfileUpdated"
 MAX_NAME = Event._meta.get_field("name").max_length
 MAX_TOKEN = Event._meta.get_field("flow_token").max_length
+MAX_WHATSAPP_ID = Profile._meta.get_field("whatsapp_id").max_length
+MAX_CONTACT_NAME = Profile._meta.get_field("name").max_length
 # Properties of a submitted event that are ours, not the person's answers.
 NOT_ANSWERS = {"flow_id", "campaign_id"}
-
-
-def without_nul(value: Any) -> Any:
-    """The value with NUL characters replaced by U+FFFD: PostgreSQL text and jsonb can't hold NUL,
-    and one in a payload would otherwise fail every write of it, so the user could never go on."""
-    if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
-    if isinstance(value, dict):
-        return {without_nul(k): without_nul(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [without_nul(v) for v in value]
-    return value
 
 
 def submitted_event_name(flow: Flow | None) -> str:
@@ -104,9 +95,8 @@ def update_profile(
     occurred_at: datetime | None = None,
 ) -> dict:
     """Apply ct-up values; when something changed, save and record WAF_ProfileUpdated. Returns the changes."""
-    changed = profile.apply_update(values)
+    changed = profile.merge_update(values)
     if changed:
-        profile.save()
         ingest_event(
             name=PROFILE_UPDATED,
             properties=changed,
@@ -146,7 +136,6 @@ def ingest_payload(
     Without a profile (a foreign flow token names nobody) a ct-up is kept as a pending
     WAF_ProfileUpdated event holding the values; stitching applies it once the sender is known.
     """
-    payload, flow_token = without_nul(payload), without_nul(flow_token)
     written = 0
     for index, (name, data) in enumerate(_events_in(payload.get(EVENT_KEY))):
         ingest_event(
@@ -209,9 +198,8 @@ def stitch(profile: Profile, flow_token: str) -> int:
     )
     for event in events:
         if event.name == PROFILE_UPDATED and isinstance(event.properties, dict):
-            profile.apply_update(event.properties)
+            profile.merge_update(event.properties)
     if events:
-        profile.save()
         Event.objects.filter(pk__in=[e.pk for e in events]).update(profile=profile)
     return len(events)
 
@@ -247,19 +235,23 @@ def record_completion(waba: Waba, message: dict, *, contact_name: str = "") -> s
     Idempotent per message id: the submitted event's unique key is claimed first, so a re-delivered
     message (or two workers racing on it) records nothing the second time.
     """
-    whatsapp_id = str(message.get("from") or "")
+    whatsapp_id = message.get("from")
+    whatsapp_id = str(whatsapp_id) if isinstance(whatsapp_id, str | int) else ""
+    if len(whatsapp_id) > MAX_WHATSAPP_ID:
+        return f"a flow reply from a sender id longer than {MAX_WHATSAPP_ID} characters, refused."
     reply = (message.get("interactive") or {}).get("nfm_reply") or {}
     try:
-        answers = json.loads(reply.get("response_json") or "{}")
+        # response_json is a JSON text inside the body: a door of its own, cleaned as it enters.
+        answers = loads_clean(reply.get("response_json") or "{}")
     except (TypeError, ValueError, RecursionError):
         return "a flow reply whose response_json is not JSON, kept and not applied."
     if not isinstance(answers, dict) or not whatsapp_id:
         return "a flow reply without answers or sender, kept and not applied."
-    answers, contact_name = without_nul(answers), without_nul(contact_name)
+    contact_name = contact_name[:MAX_CONTACT_NAME]
     flow_token = answers.get("flow_token") if isinstance(answers.get("flow_token"), str) else ""
     token = read_flow_token(flow_token)
     flow = _flow_of_completion(waba, token, flow_token)
-    message_id = str(message.get("id") or "")
+    message_id = str(message.get("id") or "")[:150]  # the dedupe key's column holds 200
     occurred_at = _message_time(message)
     name = submitted_event_name(flow)
     properties = {

@@ -26,6 +26,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from wabas.safe_text import clean, loads_clean
+
 OAEP = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
 ENVELOPE_FIELDS = ("encrypted_flow_data", "encrypted_aes_key", "initial_vector")
 IV_BYTES = 16  # Meta's IV is 16 bytes, not the 12 usual for GCM
@@ -137,7 +139,8 @@ def decrypt_request(
     except InvalidTag as exc:
         raise DecryptionFailed("encrypted_flow_data failed its GCM tag check.") from exc
     try:
-        request = json.loads(clear)
+        # The one place a request's text enters: NUL and lone surrogates are replaced here, once.
+        request = loads_clean(clear)
     except (ValueError, RecursionError) as exc:
         raise UnreadablePayload("The decrypted request is not JSON.") from exc
     if not isinstance(request, dict):
@@ -148,5 +151,8 @@ def decrypt_request(
 def encrypt_response(obj: Any, aes_key: bytes, iv: bytes) -> str:
     """Encrypt an answer with the request's key and its IV with every bit flipped; base64 text."""
     flipped = iv.translate(INVERTED)
-    clear = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    try:
+        clear = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate that came by another door: the answer still goes
+        clear = json.dumps(clean(obj), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     return base64.b64encode(AESGCM(aes_key).encrypt(flipped, clear, None)).decode("ascii")

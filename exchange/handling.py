@@ -30,7 +30,7 @@ from audience.models import Event
 from audience.services import INGESTION_KEYS, ingest_payload, profile_for
 from audience.signals import OPENED, announce_flow_token
 from flowsadmin.models import Flow
-from flowsadmin.tokens import looks_like_ours, read_flow_token
+from flowsadmin.tokens import looks_like_ours, max_age, read_flow_token
 from wabas.crypto import valid_hub_signature
 
 from . import answers, crypto, relay
@@ -48,6 +48,7 @@ SCREEN_ACTIONS = ("INIT", "BACK", "data_exchange")
 TRY_AGAIN = "Something went wrong on our side. Please try again in a moment."
 NOT_AVAILABLE = "This step isn't available right now. Please try again later."
 TOKEN_INVALID = "This form is no longer available."
+TOKEN_EXPIRED = "This form has expired. Please ask us in the chat to send you a new one."
 
 
 def _setting(name: str, default: Any) -> Any:
@@ -180,7 +181,8 @@ class Exchange:
         if refusal:
             # Meta's invalid-token code: the client closes the flow and disables its button.
             self.record(Kind.INVALID_TOKEN, refusal)
-            return answers.token_invalid_response(TOKEN_INVALID), 427
+            expired = token is not None and token["expired"]
+            return answers.token_invalid_response(TOKEN_EXPIRED if expired else TOKEN_INVALID), 427
         if self.action not in SCREEN_ACTIONS:
             self.record(Kind.UNKNOWN_ACTION, f"Unknown action {str(self.action)[:100]!r}.")
             return self.error(NOT_AVAILABLE), 200
@@ -213,6 +215,8 @@ class Exchange:
         token = read_flow_token(self.flow_token)
         if token is None or (token["flow"] and token["flow"] != str(self.flow.public_id)):
             return None, "A flow token that claims to be ours failed its check."
+        if token["expired"] and self.flow.requires_our_token:
+            return token, f"The flow token is older than {max_age().days} days (expired)."
         return token, ""
 
     def record_visits(self, answer: dict) -> None:

@@ -33,6 +33,7 @@ from urllib3.exceptions import (
 from urllib3.util import connection as urllib3_connection
 
 from flowsadmin.netguard import is_public_address
+from wabas.safe_text import loads_clean
 
 
 class RelayError(Exception):
@@ -203,7 +204,9 @@ def post_json(
     finally:
         response.close()
     try:
-        answer = json.loads(content)
+        answer = loads_clean(
+            content
+        )  # what the customer says enters here: NUL, surrogates replaced
     except (ValueError, RecursionError) as exc:
         raise BadAnswer("The customer endpoint's answer is not JSON.") from exc
     if not isinstance(answer, dict):

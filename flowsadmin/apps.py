@@ -8,6 +8,7 @@ class FlowsadminConfig(AppConfig):
     def ready(self) -> None:
         from wabas.webhooks import register_handler
 
+        from . import checks  # noqa: F401  (registers the deploy checks)
         from .webhooks import handle_flows_change
 
         register_handler("flows", handle_flows_change)

@@ -72,8 +72,20 @@ class FlowForm(EndpointSettingsForm):
             attrs={"data-flow-editor": "", "rows": 24, "spellcheck": "false", "class": "code"}
         ),
         strip=False,
+        help_text=f"At most {settings.FLOW_JSON_MAX_BYTES // 1024:,} KB.",
     )
     lock_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    def clean_flow_json(self) -> str:
+        text = self.cleaned_data["flow_json"]
+        size, limit = len(text.encode("utf-8")), settings.FLOW_JSON_MAX_BYTES
+        if size > limit:
+            # The text stays in the form (a bound form re-renders what was sent), so nothing is lost.
+            raise forms.ValidationError(
+                f"This Flow JSON is {size / 1024:,.0f} KB; the limit is {limit // 1024:,} KB. "
+                "Your text is kept below: shorten it (long data sources belong on your endpoint)."
+            )
+        return text
 
     def clean(self) -> dict:
         data = super().clean()

@@ -10,6 +10,8 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from wabas.models import WebhookDelivery
+
 
 @login_not_required
 @never_cache
@@ -33,5 +35,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
             broker = "ok"
         except redis.RedisError:
             broker = "unavailable"
+    body = {"database": database, "broker": broker}
+    if database == "ok":
+        # Failed or stuck webhook deliveries: a completion may be waiting on an admin or a worker.
+        body["webhooks_needing_attention"] = WebhookDelivery.objects.needing_attention().count()
     status = 200 if database == "ok" else 503
-    return JsonResponse({"database": database, "broker": broker}, status=status)
+    return JsonResponse(body, status=status)

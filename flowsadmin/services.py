@@ -61,6 +61,11 @@ def save_flow(
                 lock_version=F("lock_version") + 1
             )
             if not won:
+                if _already_saved(flow.pk, fields):
+                    # The very content was saved a moment ago (a double-clicked Save, a resent
+                    # form): that is not someone else's change, and there is nothing more to do.
+                    flow.refresh_from_db()
+                    return flow
                 raise StaleFlow(
                     "This flow was changed by someone else since you opened it. Your text is below; reload to see theirs."
                 )
@@ -82,6 +87,13 @@ def save_flow(
         FlowChange.objects.create(flow=flow, user=by, action="create" if creating else "update")
     _push_to_meta(flow, report, client=client)
     return flow
+
+
+def _already_saved(pk: int, fields: FlowFields) -> bool:
+    current = Flow.objects.get(pk=pk)
+    return all(
+        getattr(current, f.name) == getattr(fields, f.name) for f in dataclasses.fields(fields)
+    )
 
 
 def _push_to_meta(flow: Flow, report: flowjson.Report, *, client: GraphClient) -> None:

@@ -85,11 +85,20 @@ CUSTOMER_ENDPOINT_CONNECT_TIMEOUT = float(env("CUSTOMER_ENDPOINT_CONNECT_TIMEOUT
 CUSTOMER_ENDPOINT_TIMEOUT = float(env("CUSTOMER_ENDPOINT_TIMEOUT", "3.0"))
 CUSTOMER_ENDPOINT_MAX_BYTES = 4 * 1024 * 1024
 FLOW_ENDPOINT_MAX_BODY_BYTES = 1024 * 1024
+# A Flow JSON saved from the editor: Meta takes up to 10 MB, but our validator and editor are meant for
+# flows people write (the examples are a few KB); bigger texts get a form error that keeps them.
+FLOW_JSON_MAX_BYTES = int(env("FLOW_JSON_MAX_BYTES", str(1024 * 1024)))
+# Form posts up to this size reach the form (which then says what is too long) instead of being
+# refused with a 400 before any form sees them: above Meta's own 10 MB Flow JSON limit.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
 # Each process keeps a flow's row this long: the query costs more than the cryptography.
 FLOW_ENDPOINT_CACHE_SECONDS = 10
 # Each process sends the endpoint's health and funnel numbers to Redis at most this often
 # (exchange/metrics.py).
 FLOW_STATS_FLUSH_SECONDS = float(env("FLOW_STATS_FLUSH_SECONDS", "1.0"))
+# Flow tokens we issue expire after this many days (long enough for a campaign and its stragglers);
+# the endpoint then answers Meta's invalid-token code on flows that accept only our tokens.
+FLOW_TOKEN_MAX_AGE_DAYS = float(env("FLOW_TOKEN_MAX_AGE_DAYS", "30"))
 # Endpoint problems (exchange.EndpointError) are kept this long for the flow's page.
 ENDPOINT_ERROR_RETENTION_DAYS = 30
 
@@ -115,6 +124,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "flowsadmin.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -157,8 +167,23 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
 CELERY_BROKER_URL = REDIS_URL
+# Nothing lost with a worker: a task is acknowledged only after it ran (acks_late), and one whose
+# worker process died mid-task (SIGKILL, out of memory) is given back to the queue rather than
+# acknowledged (reject_on_worker_lost). Every task is idempotent, so a second run changes nothing.
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# On Redis an unacknowledged task (its worker killed outright) goes back to the queue after this
+# many seconds; it must outlast the longest task (a campaign send slice, 30 s) and any retry delay.
+# Workers look for such tasks every unacked_restore_interval x 10 (kombu's throttle) seconds: about
+# a minute here, instead of kombu's 100 s.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": int(env("CELERY_VISIBILITY_TIMEOUT", "3600")),
+    "unacked_restore_interval": int(env("CELERY_UNACKED_RESTORE_INTERVAL", "6")),
+}
+# A webhook delivery still unfinished this long after its task was queued is queued again by the
+# beat (wabas.tasks.retake_stuck_webhooks_task) and listed to admins as needing attention.
+WEBHOOK_STUCK_SECONDS = int(env("WEBHOOK_STUCK_SECONDS", "300"))
 # `make run` sets this when no Redis answers, so tasks run in-process instead of waiting forever.
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 # In-process tasks behave like queued ones for the page that queued them: a failure is recorded by
@@ -179,6 +204,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "campaigns.tasks.dispatch_due_campaigns_task",
         "schedule": 60,
     },
+    # Webhook deliveries left unfinished (a worker killed, Redis down when one came): queued again.
+    "retake-stuck-webhooks": {"task": "wabas.tasks.retake_stuck_webhooks_task", "schedule": 60},
     # Endpoint problems past ENDPOINT_ERROR_RETENTION_DAYS.
     "forget-old-endpoint-errors": {
         "task": "exchange.tasks.forget_old_endpoint_errors_task",
@@ -226,6 +253,14 @@ CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cook
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Scripts, styles and everything else only from our own origin (static/, vendored libraries): no
+# inline <script>, no on* attributes, no style= attributes. The browser tests fail on any violation.
+# Images may also be blob: URLs: the template form previews the header image chosen before upload.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
 # Production serves only HTTPS; tests and `make run` speak plain HTTP on loopback.
 HTTPS_ONLY = env_bool("HTTPS_ONLY", not DEBUG)
 if HTTPS_ONLY:

@@ -52,13 +52,28 @@ def browser(tmp_path: Path, served_static: None) -> Iterator[WebDriver]:
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
+    # The console, where Chromium reports each Content-Security-Policy violation.
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(
         service=Service(executable_path="/usr/bin/chromedriver"), options=options
     )
     try:
         yield driver
+        violations = csp_violations(driver)
     finally:
         driver.quit()
+    assert not violations, "The pages broke their Content-Security-Policy:\n" + "\n".join(
+        violations
+    )
+
+
+def csp_violations(driver: WebDriver) -> list[str]:
+    """The console messages since the last call that report a Content-Security-Policy violation."""
+    return [
+        entry["message"]
+        for entry in driver.get_log("browser")
+        if "Content Security Policy" in entry["message"]
+    ]
 
 
 def wait(driver: WebDriver) -> WebDriverWait:

@@ -256,6 +256,7 @@ def test_flow_tokens_carry_who_which_campaign_and_which_flow(hotel_flow):
         "whatsapp_id": ANA,
         "campaign_id": 12,
         "flow": str(hotel_flow.public_id),
+        "expired": False,
     }
     assert read_flow_token(token[:-2] + "zz") is None
     assert read_flow_token("tok-7f3a") is None

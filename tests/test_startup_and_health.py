@@ -108,6 +108,15 @@ def test_the_deploy_check_does_complain_when_https_is_off() -> None:
     assert "security.W008" in result.stderr  # SECURE_SSL_REDIRECT
 
 
+def test_the_deploy_check_warns_when_the_sandbox_is_on_in_production() -> None:
+    result = manage(
+        "check", "--deploy", "--fail-level", "WARNING", **production_env(SANDBOX_ENABLED="true")
+    )
+    assert result.returncode != 0
+    assert "flowsadmin.W001" in result.stderr
+    assert "SANDBOX_ENABLED is on while DEBUG is off" in result.stderr
+
+
 # --- Keys that cannot read the stored secrets ------------------------------------------------
 
 
@@ -151,7 +160,11 @@ def test_healthz_reports_database_and_broker_ok(live_server: object, settings: o
     settings.CELERY_TASK_ALWAYS_EAGER = False  # the suite runs tasks in-process; production doesn't
     response = requests.get(f"{live_server.url}/healthz", timeout=5)
     assert response.status_code == 200
-    assert response.json() == {"database": "ok", "broker": "ok"}
+    assert response.json() == {
+        "database": "ok",
+        "broker": "ok",
+        "webhooks_needing_attention": 0,
+    }
     assert "no-store" in response.headers["Cache-Control"]
 
 
@@ -180,10 +193,18 @@ def test_healthz_reports_the_broker_down_but_stays_up(db: None) -> None:
     ):
         response = Client().get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"database": "ok", "broker": "unavailable"}
+    assert response.json() == {
+        "database": "ok",
+        "broker": "unavailable",
+        "webhooks_needing_attention": 0,
+    }
 
 
 def test_healthz_says_when_tasks_run_in_process(db: None) -> None:
     with override_settings(CELERY_TASK_ALWAYS_EAGER=True):
         response = Client().get("/healthz")
-    assert response.json() == {"database": "ok", "broker": "not used: tasks run in-process"}
+    assert response.json() == {
+        "database": "ok",
+        "broker": "not used: tasks run in-process",
+        "webhooks_needing_attention": 0,
+    }

@@ -62,6 +62,7 @@ def test_a_test_send_carries_the_flow_button_with_a_token_for_this_one_send(
         "whatsapp_id": "15551234567",
         "campaign_id": None,
         "flow": str(meta_flow.public_id),
+        "expired": False,
     }
     # The image header points Meta at a signed link to the sample, which answers without a login.
     link = message.header_media["link"]

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 from .crypto import generate_key_pair, public_key_fingerprint
@@ -251,14 +254,28 @@ class SelectedWaba(models.Model):
 
 
 class WebhookDeliveryQuerySet(models.QuerySet):
-    def claim(self, pk: int) -> bool:
-        """Move one delivery from received to processing; only one worker ever wins."""
-        return (
-            self.filter(pk=pk, status=WebhookDelivery.Status.RECEIVED).update(
-                status=WebhookDelivery.Status.PROCESSING
-            )
-            == 1
+    def unfinished(self) -> WebhookDeliveryQuerySet:
+        """Stored but not yet processed to the end (PROCESSING is only left by older versions)."""
+        return self.filter(
+            status__in=[WebhookDelivery.Status.RECEIVED, WebhookDelivery.Status.PROCESSING]
         )
+
+    def stuck(self, now: datetime | None = None) -> WebhookDeliveryQuerySet:
+        """Unfinished, and last queued longer ago than WEBHOOK_STUCK_SECONDS: its task was lost."""
+        since = (now or timezone.now()) - timedelta(seconds=settings.WEBHOOK_STUCK_SECONDS)
+        return self.unfinished().filter(
+            Q(queued_at__lt=since) | Q(queued_at__isnull=True, received_at__lt=since)
+        )
+
+    def needing_attention(self) -> WebhookDeliveryQuerySet:
+        """Failed, or stuck: what an admin should look at and may replay."""
+        return self.filter(
+            Q(status=WebhookDelivery.Status.FAILED) | Q(pk__in=self.stuck().values("pk"))
+        )
+
+    def mark_queued(self, pks: list[int]) -> int:
+        """Note that a processing task was just queued for these deliveries."""
+        return self.filter(pk__in=pks).update(queued_at=timezone.now())
 
 
 class WebhookDelivery(models.Model):
@@ -280,6 +297,9 @@ class WebhookDelivery(models.Model):
     fields = models.JSONField("change fields", default=list)
     result = models.TextField(blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # When a processing task was last queued for it: the sweeper re-queues one left unfinished
+    # for too long (a worker killed, Redis lost its queue), not one merely waiting in a long queue.
+    queued_at = models.DateTimeField(null=True, blank=True)
 
     objects = WebhookDeliveryQuerySet.as_manager()
 
@@ -295,3 +315,24 @@ class WebhookDelivery(models.Model):
         self.result = result
         self.processed_at = timezone.now()
         self.save(update_fields=["status", "result", "processed_at", "fields"])
+
+    def is_unfinished(self) -> bool:
+        return self.status in (self.Status.RECEIVED, self.Status.PROCESSING)
+
+    def is_stuck(self) -> bool:
+        """Unfinished longer than WEBHOOK_STUCK_SECONDS since it was last queued (as `stuck()`)."""
+        since = timezone.now() - timedelta(seconds=settings.WEBHOOK_STUCK_SECONDS)
+        return self.is_unfinished() and (self.queued_at or self.received_at) < since
+
+    def needs_attention(self) -> bool:
+        return self.status == self.Status.FAILED or self.is_stuck()
+
+    def can_replay(self) -> bool:
+        """Failed, or unfinished (stuck): replaying runs it again; its handlers are idempotent."""
+        return self.status == self.Status.FAILED or self.is_unfinished()
+
+    def mark_for_replay(self) -> None:
+        """Back to RECEIVED, about to be queued again; the earlier result is kept until it runs."""
+        self.status = self.Status.RECEIVED
+        self.queued_at = timezone.now()
+        self.save(update_fields=["status", "queued_at"])

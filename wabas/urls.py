@@ -17,6 +17,7 @@ urlpatterns = [
     path("<int:pk>/connect/", views.waba_connect, name="connect"),
     path("webhooks/", views.webhook_list, name="webhook_list"),
     path("webhooks/<int:pk>/", views.webhook_detail, name="webhook_detail"),
+    path("webhooks/<int:pk>/replay/", views.webhook_replay, name="webhook_replay"),
     path("key-access-log/", views.key_access_log, name="key_access_log"),
     path("switch/", views.switch_waba, name="switch"),
 ]

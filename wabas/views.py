@@ -15,6 +15,7 @@ from django.http import (
     HttpResponseNotAllowed,
 )
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
@@ -30,7 +31,7 @@ from .models import KeyAccessLog, KeyPair, SelectedWaba, Waba, WebhookDelivery
 from .services import connect_waba, create_waba, record_key_access
 from .tasks import (
     connect_waba_task,
-    process_webhook_task,
+    queue_delivery,
     register_public_key_task,
     register_public_keys,
 )
@@ -249,16 +250,22 @@ def webhook(request: HttpRequest) -> HttpResponse:
     waba = waba_signed_by(body, signature)
     if waba is None:
         return HttpResponseForbidden("Bad or missing X-Hub-Signature-256.")
-    delivery = store_delivery(body, signature=signature, waba=waba)
-    if delivery is None:
+    delivery, new = store_delivery(body, signature=signature, waba=waba)
+    if not new and not delivery.is_unfinished():
         return HttpResponse("Already received.")
-    try:
-        json.loads(body)
-    except ValueError:
-        delivery.finish(WebhookDelivery.Status.FAILED, "Not a Meta webhook: the body is not JSON.")
-        return HttpResponseBadRequest("The body is not JSON.")
-    process_webhook_task.delay_on_commit(delivery.pk)
-    return HttpResponse("OK")
+    if new:
+        try:
+            json.loads(body)
+        except ValueError:
+            delivery.finish(
+                WebhookDelivery.Status.FAILED, "Not a Meta webhook: the body is not JSON."
+            )
+            return HttpResponseBadRequest("The body is not JSON.")
+    # Stored and committed (this view runs in autocommit), so it is queued now, not on commit: if
+    # Redis can't take it, Meta is told to try again and its re-delivery queues the stored body.
+    if not queue_delivery(delivery):
+        return HttpResponse("Stored; not queued yet, please deliver again.", status=503)
+    return HttpResponse("OK" if new else "Queued again.")
 
 
 def _webhook_handshake(request: HttpRequest) -> HttpResponse:
@@ -273,9 +280,38 @@ def _webhook_handshake(request: HttpRequest) -> HttpResponse:
 
 @permission_required("wabas.view_webhookdelivery", raise_exception=True)
 def webhook_list(request: HttpRequest) -> HttpResponse:
+    """Every delivery, or (?show=attention) the failed and stuck ones an admin may replay."""
+    attention = request.GET.get("show") == "attention"
     deliveries = WebhookDelivery.objects.select_related("waba").defer("body")
+    if attention:
+        deliveries = deliveries.needing_attention()
     page = Paginator(deliveries, 50).get_page(request.GET.get("page"))
-    return render(request, "wabas/webhookdelivery_list.html", {"page": page})
+    context = {
+        "page": page,
+        "attention": attention,
+        "attention_count": WebhookDelivery.objects.needing_attention().count(),
+        "can_replay": request.user.has_perm("wabas.change_webhookdelivery"),
+    }
+    return render(request, "wabas/webhookdelivery_list.html", context)
+
+
+@require_POST
+@permission_required("wabas.change_webhookdelivery", raise_exception=True)
+def webhook_replay(request: HttpRequest, pk: int) -> HttpResponse:
+    """Process a failed or stuck delivery again (its handlers are idempotent)."""
+    delivery = get_object_or_404(WebhookDelivery.objects.defer("body"), pk=pk)
+    if not delivery.can_replay():
+        messages.info(request, "That delivery was processed already; nothing to replay.")
+    else:
+        delivery.mark_for_replay()
+        if queue_delivery(delivery):
+            messages.success(request, "Queued again; its result shows here once it has run.")
+        else:
+            messages.error(request, "The task queue (Redis) is not answering; try again shortly.")
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, {request.get_host()}):
+        back = reverse("wabas:webhook_list")
+    return redirect(back)
 
 
 @permission_required("wabas.view_webhookdelivery", raise_exception=True)
@@ -285,6 +321,9 @@ def webhook_detail(request: HttpRequest, pk: int) -> HttpResponse:
         pretty = json.dumps(json.loads(delivery.body_text()), indent=2, ensure_ascii=False)
     except ValueError:
         pretty = delivery.body_text()
-    return render(
-        request, "wabas/webhookdelivery_detail.html", {"delivery": delivery, "pretty": pretty}
-    )
+    context = {
+        "delivery": delivery,
+        "pretty": pretty,
+        "can_replay": request.user.has_perm("wabas.change_webhookdelivery"),
+    }
+    return render(request, "wabas/webhookdelivery_detail.html", context)
