@@ -27,8 +27,8 @@ def test_saving_the_same_content_twice_is_not_a_conflict(sandbox_waba, marketer)
     flow = Flow.objects.get()
     opened = flow.lock_version
     edited = form(name="Hotel feedback 2", lock_version=opened)
-    first = client.post(reverse("flows:detail", args=[flow.pk]), edited)
-    second = client.post(reverse("flows:detail", args=[flow.pk]), edited)  # the second click
+    first = client.post(reverse("flows:json", args=[flow.pk]), edited)
+    second = client.post(reverse("flows:json", args=[flow.pk]), edited)  # the second click
     assert (first.status_code, second.status_code) == (302, 302)
     flow.refresh_from_db()
     assert flow.name == "Hotel feedback 2" and flow.lock_version == opened + 1
@@ -69,7 +69,8 @@ def test_a_double_clicked_save_saves_once_and_shows_it_is_working(
     client_for(marketer).post(reverse("flows:create"), form())
     flow = Flow.objects.get()
     sign_in(browser, live_server.url, "bob")
-    browser.get(f"{live_server.url}/flows/{flow.pk}/")
+    browser.get(f"{live_server.url}/flows/{flow.pk}/json/")
+    browser.find_element(By.CSS_SELECTOR, "details.flow-settings summary").click()
     name = browser.find_element(By.ID, "id_name")
     name.clear()
     name.send_keys("Hotel feedback, renamed")
@@ -85,7 +86,7 @@ def test_a_double_clicked_save_saves_once_and_shows_it_is_working(
     )
     ActionChains(browser).double_click(save).perform()
     see(browser, "Hotel feedback, renamed")
-    wait(browser).until(EC.url_to_be(f"{live_server.url}/flows/{flow.pk}/"))
+    wait(browser).until(EC.url_to_be(f"{live_server.url}/flows/{flow.pk}/json/"))
     assert browser.execute_script("return sessionStorage.getItem('busy')") == "Working…"
     time.sleep(0.5)  # a second request, had one gone, would land now
     page = browser.find_element(By.TAG_NAME, "main").text
@@ -103,7 +104,14 @@ def test_the_pages_report_no_csp_violation_and_one_would_be_caught(
     client_for(admin_user).post(reverse("flows:create"), form())
     flow = Flow.objects.get()
     sign_in(browser, live_server.url, "alice")
-    for path in ("/", f"/flows/{flow.pk}/", "/settings/wabas/webhooks/", "/flows/new/"):
+    for path in (
+        "/",
+        f"/flows/{flow.pk}/",
+        f"/flows/{flow.pk}/json/",
+        f"/flows/{flow.pk}/insights/",
+        "/settings/wabas/webhooks/",
+        "/flows/new/",
+    ):
         browser.get(f"{live_server.url}{path}")
         wait(browser).until(EC.presence_of_element_located((By.TAG_NAME, "main")))
     assert csp_violations(browser) == []
