@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-import re
 from urllib.parse import urlsplit
 
-import phonenumbers
 from django import forms
 from django.conf import settings
 from django.core.validators import URLValidator
+
+from wabas.numbers import whatsapp_id
 
 from .models import Flow
 from .netguard import is_public_address
@@ -138,20 +138,4 @@ class SendFlowMessageForm(forms.Form):
     )
 
     def clean_to(self) -> str:
-        """The number in E.164 without the +, as Meta's `to` takes it."""
-        text = self.cleaned_data["to"].strip()
-        candidate = text if text.startswith("+") else "+" + text
-        try:
-            number = phonenumbers.parse(candidate, None)
-        except phonenumbers.NumberParseException:
-            number = None
-        # "Possible" rather than "valid": test numbers such as +1 555 01xx are fictional.
-        if (
-            number is None
-            or not phonenumbers.is_possible_number(number)
-            or re.search(r"[A-Za-z]", text)
-        ):
-            raise forms.ValidationError(
-                f"{text} is not a phone number: write it with its country code, e.g. +44 7700 900123."
-            )
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
+        return whatsapp_id(self.cleaned_data["to"])

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 
-import phonenumbers
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
 from django.urls import reverse
@@ -13,6 +12,7 @@ from django.urls import reverse
 from flowsadmin.models import Flow
 from flowsadmin.routing import screens_of
 from wabas.models import Waba
+from wabas.numbers import whatsapp_id
 
 from . import variables as tv
 from .media import LARGEST, MB, MEDIA_RULES, Sample, SampleRejected, accept_attribute, check_sample
@@ -366,24 +366,7 @@ class TestSendForm(forms.Form):
             )
 
     def clean_to(self) -> str:
-        """The number in E.164 without the +, as Meta's `to` takes it."""
-        text = self.cleaned_data["to"].strip()
-        candidate = text if text.startswith("+") else "+" + text
-        try:
-            number = phonenumbers.parse(candidate, None)
-        except phonenumbers.NumberParseException:
-            number = None
-        # "Possible" (right length for its country) rather than "valid": test numbers such as
-        # +1 555 01xx are fictional yet must be reachable on the sandbox.
-        if (
-            number is None
-            or not phonenumbers.is_possible_number(number)
-            or re.search(r"[A-Za-z]", text)
-        ):
-            raise forms.ValidationError(
-                f"{text} is not a phone number: write it with its country code, e.g. +44 7700 900123."
-            )
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
+        return whatsapp_id(self.cleaned_data["to"])
 
     def clean_flow_action_data(self) -> dict:
         text = (self.cleaned_data.get("flow_action_data") or "").strip()
