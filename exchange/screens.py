@@ -10,6 +10,8 @@ import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from flowsadmin.flowjson.screens import DECLARED_TYPES
+
 
 @dataclass(frozen=True)
 class Screens:
@@ -63,17 +65,6 @@ def screens_of(flow_json: str) -> Screens:
     return read_screens(flow_json)
 
 
-# The Python types a value may have for each declared "type" (bool is an int in Python: kept apart).
-_TYPES = {
-    "string": (str,),
-    "number": (int, float),
-    "integer": (int,),
-    "boolean": (bool,),
-    "object": (dict,),
-    "array": (list,),
-}
-
-
 def contract_problems(declared: dict, data: dict) -> list[str]:
     """What the data handed to a screen gets wrong against what the screen declares, field by field:
     a declared field missing, or of another type. WhatsApp refuses such a screen on the phone."""
@@ -84,7 +75,7 @@ def contract_problems(declared: dict, data: dict) -> list[str]:
             problems.append(f'missing "{name}" (declared {kind or "without a type"})')
             continue
         value = data[name]
-        wanted = _TYPES.get(kind) if isinstance(kind, str) else None
+        wanted = DECLARED_TYPES.get(kind) if isinstance(kind, str) else None
         if wanted is None:
             continue
         if not isinstance(value, wanted) or (isinstance(value, bool) and kind != "boolean"):

@@ -16,8 +16,9 @@ from .syntax import json_type
 from .versions import PROPERTY_SINCE
 
 _SCREEN_ID = re.compile(r"[A-Za-z_]+\Z")
-# The Python types a data field's "__example__" may have for each declared "type".
-_EXAMPLE_TYPES = {
+# The Python types a value may have for each declared "type" of a screen's data field (its
+# "__example__" here; what the endpoint hands the screen in exchange/screens.py).
+DECLARED_TYPES = {
     "string": (str,),
     "number": (int, float),
     "integer": (int,),
@@ -145,9 +146,9 @@ def _check_data_declarations(ctx: Context, screen: Screen) -> None:
                 "fields.",
                 path,
             )
-        if "__example__" in decl and kind in _EXAMPLE_TYPES:
+        if "__example__" in decl and kind in DECLARED_TYPES:
             example = decl["__example__"]
-            wrong = not isinstance(example, _EXAMPLE_TYPES[kind]) or (
+            wrong = not isinstance(example, DECLARED_TYPES[kind]) or (
                 isinstance(example, bool) and kind != "boolean"
             )
             if wrong:
