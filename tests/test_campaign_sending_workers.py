@@ -21,7 +21,7 @@ from sandbox.models import Message
 from sandbox.services import set_faults
 
 from .campaign_sending_support import make_people, messages_per_person, sending_campaign, wa
-from .test_queue import database_url
+from .test_queue import database_url, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 SENT_BY_WORKER = re.compile(r"Campaign \d+: (\d+) sent by this worker")
@@ -64,15 +64,6 @@ def workers(sandbox_waba, tmp_path):
             log.close()
         celery_app.control.purge()
         celery_app.conf.task_always_eager = True
-
-
-def wait_for(predicate, *, seconds: float = 60) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def settled(campaign) -> bool:

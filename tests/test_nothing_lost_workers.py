@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psycopg
@@ -25,6 +24,7 @@ from wabas.models import WebhookDelivery
 
 from .test_campaign_redis_restart import PrivateRedis
 from .test_people import completion
+from .test_queue import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 URL = "/meta/webhook/"
@@ -93,15 +93,6 @@ def queued():
     celery_app.control.purge()
     yield
     celery_app.conf.task_always_eager = True
-
-
-def wait_for(predicate, *, seconds: float = 60) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def post(client, waba, body: bytes):

@@ -70,12 +70,13 @@ def worker(transactional_db, tmp_path):
         log.close()
 
 
-def wait_for(predicate, *, seconds: float = 30) -> bool:
+def wait_for(predicate, *, seconds: float = 60) -> bool:
+    """True once predicate() is, polled every 0.05 s; False after `seconds`."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if predicate():
             return True
-        time.sleep(0.1)
+        time.sleep(0.05)
     return False
 
 
