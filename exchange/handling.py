@@ -18,6 +18,7 @@ that waits.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from functools import cached_property
@@ -132,11 +133,57 @@ def serve(
 
 
 def _record(flow: Flow, kind: str, message: str, **detail: Any) -> None:
-    """Keep an endpoint problem for the flow's health; never let recording break the answer."""
+    """Keep an endpoint problem for the flow's health; never let recording break the answer.
+
+    The same problem of the same flow is written once per ENDPOINT_ERROR_REPEAT_SECONDS per
+    process: a flow whose every request repeats it (a payload missing a declared field, a customer
+    endpoint that is down) would otherwise add a row to each answer, and the flow's page would list
+    ten copies of one line. The flow's error count (metrics.py) still counts every request.
+    """
+    message = message[:2000]
+    if _repeats.seen((flow.pk, kind, message)):
+        return
     try:
-        EndpointError.objects.create(flow=flow, kind=kind, message=message[:2000], detail=detail)
+        EndpointError.objects.create(flow=flow, kind=kind, message=message, detail=detail)
     except Exception:
+        _repeats.forget((flow.pk, kind, message))
         logger.exception("Could not record an endpoint error for flow %s", flow.pk)
+
+
+class _Repeats:
+    """The problems this process wrote lately, by (flow, kind, message), and when."""
+
+    def __init__(self, limit: int = 1000) -> None:
+        self.lock = threading.Lock()
+        self.written: dict[tuple, float] = {}
+        self.limit = limit
+
+    def seen(self, problem: tuple) -> bool:
+        """Whether the problem was written within the window; if not, it counts as written now."""
+        now = time.monotonic()
+        window = settings.ENDPOINT_ERROR_REPEAT_SECONDS
+        with self.lock:
+            last = self.written.get(problem)
+            if last is not None and now - last < window:
+                return True
+            if len(self.written) >= self.limit:
+                recent = {k: t for k, t in self.written.items() if now - t < window}
+                self.written = recent if len(recent) < self.limit else {}
+            self.written[problem] = now
+            return False
+
+    def forget(self, problem: tuple) -> None:
+        with self.lock:
+            self.written.pop(problem, None)
+
+
+_repeats = _Repeats()
+
+
+def forget_recorded_problems() -> None:
+    """Let every problem be written again at its next occurrence (tests start from nothing)."""
+    with _repeats.lock:
+        _repeats.written.clear()
 
 
 class Exchange:

@@ -101,6 +101,8 @@ FLOW_STATS_FLUSH_SECONDS = float(env("FLOW_STATS_FLUSH_SECONDS", "1.0"))
 FLOW_TOKEN_MAX_AGE_DAYS = float(env("FLOW_TOKEN_MAX_AGE_DAYS", "30"))
 # Endpoint problems (exchange.EndpointError) are kept this long for the flow's page.
 ENDPOINT_ERROR_RETENTION_DAYS = 30
+# The same problem of the same flow is written at most once in this many seconds per process.
+ENDPOINT_ERROR_REPEAT_SECONDS = float(env("ENDPOINT_ERROR_REPEAT_SECONDS", "60"))
 
 INSTALLED_APPS = [
     "django.contrib.auth",

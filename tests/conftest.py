@@ -91,14 +91,17 @@ def send_to_endpoint(
 
 @pytest.fixture
 def fresh_endpoint_caches() -> object:
-    """The endpoint keeps flows and private keys per process: each test starts and ends without them."""
-    from exchange import cache
+    """The endpoint keeps flows, private keys and the problems it wrote lately per process: each test
+    starts and ends without them."""
+    from exchange import cache, handling
 
     cache.private_key.cache_clear()
     cache.forget_hosted_flows()
+    handling.forget_recorded_problems()
     yield
     cache.private_key.cache_clear()
     cache.forget_hosted_flows()
+    handling.forget_recorded_problems()
 
 
 @pytest.fixture

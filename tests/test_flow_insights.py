@@ -474,6 +474,37 @@ def test_the_endpoint_feeds_the_funnel_and_the_health_numbers(client, waba, redi
     assert (hour.requests, hour.errors) == (2, 1)
 
 
+@pytest.mark.usefixtures("fresh_endpoint_caches")
+def test_a_problem_that_repeats_is_listed_once_a_minute_and_counted_every_time(
+    client, waba, redis_keys, settings
+):
+    """A flow whose every request hits the same problem adds one row, not one per request; the
+    health numbers still count each failed request, and a different problem gets its own row."""
+    flow = Flow.objects.create(waba=waba, name="Hotel feedback", flow_json=HOTEL)
+    first = json.loads(HOTEL)["screens"][0]["id"]
+    phone = MetaPhone(waba.key_pair.public_pem, waba.app_secret)
+
+    def exchange(next_screen: str) -> None:
+        request = {"version": "3.0", "action": "data_exchange", "screen": first,
+                   "flow_token": "tok-1", "data": {"next_screen": next_screen}}  # fmt: skip
+        status, answer = send_to_endpoint(phone, flow, request, client)
+        assert status == 200 and "error_message" in answer["data"]
+
+    for _ in range(3):
+        exchange("NOWHERE")
+    exchange("ELSEWHERE")
+
+    messages = sorted(EndpointError.objects.values_list("message", flat=True))
+    assert messages == [
+        "next_screen 'ELSEWHERE' is not a screen of the flow.",
+        "next_screen 'NOWHERE' is not a screen of the flow.",
+    ]
+    assert metrics.endpoint_health(flow.pk)["hour"].errors == 4
+    settings.ENDPOINT_ERROR_REPEAT_SECONDS = 0  # the window has passed
+    exchange("NOWHERE")
+    assert EndpointError.objects.filter(message__contains="NOWHERE").count() == 2
+
+
 def test_the_flow_page_lists_the_endpoints_recent_problems(client, waba, campaign_manager):
     """What WhatsApp reported and what we refused, newest first, with the client's text escaped."""
     flow = Flow.objects.create(waba=waba, name="Hotel feedback", flow_json=HOTEL)
