@@ -3,8 +3,10 @@
     python -m benchmarks.loadgen < spec.json
 
 The spec names the server, the concurrency and the pre-built requests (body and signature), which
-were encrypted before the clock starts. Each request gets a new connection, as gunicorn's sync
-workers close them anyway. Prints one JSON line: requests per second, latencies, failures.
+were encrypted before the clock starts. Each request gets a new connection (the costlier case, and
+gunicorn's sync workers close them anyway) unless the spec says "keep_alive": then each of the
+`concurrency` clients keeps one connection, as an HTTP/1.1 client does. Prints one JSON line:
+requests per second, latencies, failures.
 """
 
 from __future__ import annotations
@@ -26,8 +28,11 @@ def run(spec: dict) -> dict:
     lock = threading.Lock()
     position = iter(range(len(requests)))
 
+    keep_alive = spec.get("keep_alive", False)
+
     def worker() -> None:
         mine, codes = [], {}
+        conn = None
         while True:
             with lock:
                 index = next(position, None)
@@ -35,7 +40,8 @@ def run(spec: dict) -> dict:
                 break
             body, signature = requests[index]
             started = time.perf_counter()
-            conn = http.client.HTTPConnection(spec["host"], spec["port"], timeout=30)
+            if conn is None:
+                conn = http.client.HTTPConnection(spec["host"], spec["port"], timeout=30)
             conn.request(
                 "POST",
                 spec["path"],
@@ -44,9 +50,13 @@ def run(spec: dict) -> dict:
             )
             response = conn.getresponse()
             response.read()
-            conn.close()
+            if not keep_alive or response.will_close:
+                conn.close()
+                conn = None
             mine.append(time.perf_counter() - started)
             codes[response.status] = codes.get(response.status, 0) + 1
+        if conn is not None:
+            conn.close()
         with lock:
             latencies.extend(mine)
             for code, count in codes.items():

@@ -3,8 +3,9 @@
 Served by the same granian as ours, it shows how much of the gap to the cryptography floor is the
 server's (accepting a connection, parsing HTTP, closing) and the durable write's, and how much is
 our endpoint's. It checks the signature, opens the envelope, writes a data_exchange's ct-evt with one
-prepared INSERT (autocommit, like ours) and answers: no Django, no checks, no error handling. Never
-use it for anything else. Configured by BENCH_PRIVATE_KEY_FILE, BENCH_APP_SECRET and DATABASE_URL.
+prepared INSERT (autocommit, like ours) and answers: no Django, no checks, no error handling.
+`server_alone` does even less: it reads the body and answers "ok", so what it costs is the server's
+own share of a request. Never use them for anything else. Configured by BENCH_PRIVATE_KEY_FILE, BENCH_APP_SECRET and DATABASE_URL.
 """
 
 from __future__ import annotations
@@ -73,3 +74,9 @@ def application(environ: dict, start_response: object) -> list[bytes]:
     answer = base64.b64encode(AESGCM(aes_key).encrypt(flipped, clear, None))
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(answer)))])
     return [answer]
+
+
+def server_alone(environ: dict, start_response: object) -> list[bytes]:
+    environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+    return [b"ok"]

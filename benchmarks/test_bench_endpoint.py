@@ -11,9 +11,12 @@ built as Meta builds them and encrypted before the clock starts. Printed side by
   three runs: requests per second, the server's CPU time per request (every process of it), p50/p99
   latency, and the ratios to the floor. Targets at c=4: ping >= 80 % of the floor per busy core,
   data_exchange >= 60 %, p99 < 5 ms;
+- at c=4 on the same server, clients that keep their connections (the figures above open one per
+  request, the costlier case);
 - at c=4, for comparison under the same load: the same server without the lean route (every request
   through Django's middleware), the previous server (gunicorn, one sync worker), a bare WSGI endpoint
-  under the same granian (benchmarks/minimal_endpoint.py: the server's and database's ceiling), and
+  under the same granian (benchmarks/minimal_endpoint.py: the server's and database's ceiling), the
+  server alone (an app that answers "ok": its CPU per request bounds what any app can reach), and
   the peer, pywa's helpers in a minimal Starlette app under uvicorn (benchmarks/peer_pywa.py, no write);
 - the whole machine: the `web` command with two workers, unpinned, beside the load generator;
 - events ingested per second from completion webhooks.
@@ -66,11 +69,22 @@ SCENARIOS = {
         "action": "data_exchange",
         "screen": "welcome_screen",
         "flow_token": "tok-bench",
+        # What the flow's welcome screen sends: its Footer's payload with the form filled in.
         "data": {
             "next_screen": "seat_selection",
             "depart_from": "Pune",
             "arrive_in": "Goa",
-            "ct-evt": {"evtName": "Date Selected", "evtData": {"depart_from": "Pune"}},
+            "depart_date": "2026-12-20",
+            "return_date": "2026-12-27",
+            "ct-evt": {
+                "evtName": "Date Selected",
+                "evtData": {
+                    "depart_from": "Pune",
+                    "arrive_in": "Goa",
+                    "depart_date": "2026-12-20",
+                    "return_date": "2026-12-27",
+                },
+            },
         },
     },
 }
@@ -86,12 +100,21 @@ def say(line: str) -> None:
     print(f"BENCH {line}")  # noqa: T201
 
 
-def load(url: str, path: str, sealed: list[tuple[bytes, str]], concurrency: int, core=1) -> dict:
+def load(
+    url: str,
+    path: str,
+    sealed: list[tuple[bytes, str]],
+    concurrency: int,
+    core: int | None = 1,
+    *,
+    keep_alive: bool = False,
+) -> dict:
     spec = {
         "host": "127.0.0.1",
         "port": int(url.rsplit(":", 1)[1]),
         "path": path,
         "concurrency": concurrency,
+        "keep_alive": keep_alive,
         "requests": [(base64.b64encode(body).decode(), signature) for body, signature in sealed],
     }
     command = [sys.executable, "-m", "benchmarks.loadgen"]
@@ -160,11 +183,13 @@ class Bench:
         cores: int = 1,
         load_core: int | None = 1,
         writes: bool = True,
+        keep_alive: bool = False,
     ) -> dict:
         """Load the server with one kind of request, ROUNDS times; the medians."""
         writing = writes and "ct-evt" in request.get("data", {})
         sealed = [self.phone.seal(request) for _ in range(200)]
-        load(server.url, self.path, [(s.body, s.signature) for s in sealed], 4, load_core)  # warm
+        warm = [(s.body, s.signature) for s in sealed]
+        load(server.url, self.path, warm, 4, load_core, keep_alive=keep_alive)
         self.events_written += 200 * writing
         runs = []
         for _ in range(ROUNDS):
@@ -177,6 +202,7 @@ class Bench:
                 [(s.body, s.signature) for s in sealed],
                 concurrency,
                 load_core,
+                keep_alive=keep_alive,
             )
             cpu = (server.cpu_seconds() - cpu_before) / result["requests"]
             assert result["statuses"] == {"200": REQUESTS_PER_RUN}, result["statuses"]
@@ -187,6 +213,7 @@ class Bench:
                     "cpu": cpu,
                     "per_core": (1 / cpu if cpu else float("inf")) / (floor_now / cores),
                     "of_floor": result["rps"] / floor_now,
+                    "floor_per_core": floor_now / cores,
                 }
             )
         return {
@@ -243,6 +270,11 @@ def test_bench_endpoint_against_the_crypto_floor(tmp_path):
                     f"granian (Procfile web, 1 worker, threads: {threads}) {name:20} "
                     f"c={concurrency:<2} {figures(m)} (target {TARGETS[name]:.0%} per busy core)"
                 )
+        # Each client keeping its connection, as an HTTP/1.1 client may: the accept and close are
+        # the server's costliest part of a request besides the cryptography (see "the server alone").
+        for name, request in SCENARIOS.items():
+            m = bench.measure(server, request, 4, keep_alive=True)
+            say(f"granian, kept-alive connections {name:20} c=4  {figures(m)}")
         webhooks(bench, server)
 
     # The same app and server, every request through Django's middleware: does the lean route pay?
@@ -282,6 +314,22 @@ def test_bench_endpoint_against_the_crypto_floor(tmp_path):
         for name, request in SCENARIOS.items():
             m = bench.measure(server, request, 4)
             say(f"bare WSGI endpoint under granian (the ceiling) {name:20} c=4  {figures(m)}")
+
+    # The server alone: an app that reads the body and answers "ok", under the same command. What
+    # it costs per request is out of reach of any app behind it, so it bounds the share of the floor.
+    command = production.replace(
+        "flowsadmin.wsgi:application", "benchmarks.minimal_endpoint:server_alone"
+    )
+    with running(command, bare, port=free_port(), cores="0") as server:
+        for keep_alive in (False, True):
+            m = bench.measure(server, SCENARIOS["ping"], 4, keep_alive=keep_alive)
+            best = 1 / (1 + m["cpu"] * m["floor_per_core"])
+            say(
+                f"the server alone (granian, an app that answers 'ok') c=4, "
+                f"{'kept-alive' if keep_alive else 'new'} connections: CPU "
+                f"{m['cpu'] * 1000:.3f} ms/req, so any app behind it reaches at most "
+                f"{best:.0%} of the floor per busy core"
+            )
 
     # The peer: pywa's helpers in Starlette under uvicorn (httptools, uvloop), one worker, no write.
     port = free_port()

@@ -176,14 +176,17 @@ class _Repeats:
         with self.lock:
             self.written.pop(problem, None)
 
+    def clear(self) -> None:
+        with self.lock:
+            self.written.clear()
+
 
 _repeats = _Repeats()
 
 
 def forget_recorded_problems() -> None:
     """Let every problem be written again at its next occurrence (tests start from nothing)."""
-    with _repeats.lock:
-        _repeats.written.clear()
+    _repeats.clear()
 
 
 class Exchange:

@@ -12,6 +12,8 @@ import json
 import math
 from dataclasses import dataclass, field
 
+from django.conf import settings
+
 from audience.models import Event
 from flowsadmin.models import Flow
 from flowsadmin.routing import entry_screens, routes
@@ -44,6 +46,7 @@ def insights_context(flow: Flow) -> dict:
         "error_rate_thresholds": ERROR_RATE_THRESHOLDS,
         "p90_thresholds": [f"{ms // 1000} s" for ms in P90_THRESHOLDS_MS],
         "endpoint_errors": flow.endpoint_errors.all()[:10],
+        "problem_repeat_seconds": int(settings.ENDPOINT_ERROR_REPEAT_SECONDS),
     }
 
 
