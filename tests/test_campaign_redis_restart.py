@@ -130,3 +130,49 @@ def test_redis_restarting_mid_send_loses_and_doubles_nobody_and_the_campaign_com
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.COMPLETED
     assert not campaign.recipients.filter(status__in=["queued", "sending"]).exists()
+
+
+# A sender thread that died of the error on its own would show as this warning.
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
+def test_redis_down_longer_than_the_retries_ends_the_slice_and_the_next_one_finishes(
+    campaign_template, private_redis
+):
+    """Down past the limiter's retries (about 10 s), the slice ends with the error: every sender
+    thread stops and closes its connection, and nobody is left claimed but unsent. The next slice
+    (the beat's, once Redis is back) sends to the rest, once each."""
+    make_people(PEOPLE)
+    campaign = sending_campaign(campaign_template, send_rate=20)
+    set_faults(latency_ms=50)
+    crashed: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            send_due(campaign.pk, threads=2, seconds=60)
+        except BaseException as exc:  # noqa: BLE001  (what the Celery task would have died of)
+            crashed.append(exc)
+        finally:
+            connection.close()
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    deadline = time.monotonic() + 10
+    while Message.objects.count() < 8 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    private_redis.stop()
+    sender.join(40)  # gives up once the retries are spent, with Redis still down
+    assert not sender.is_alive()
+    sent_before = Message.objects.count()
+    assert 8 <= sent_before < PEOPLE
+    assert crashed and isinstance(crashed[0], redis.RedisError), crashed
+    assert not [t for t in threading.enumerate() if t.name.endswith("(_thread)")]
+    # Nobody was left claimed and unsent: each "sending" recipient is one whose message went out.
+    unsent_claims = campaign.recipients.filter(status="sending", wamid__isnull=True).count()
+    assert unsent_claims == 0
+
+    private_redis.start()
+    send_due(campaign.pk, threads=2, seconds=40)
+
+    assert messages_per_person() == {wa(n): 1 for n in range(PEOPLE)}
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.COMPLETED
+    assert not campaign.recipients.filter(status__in=["queued", "sending"]).exists()

@@ -59,6 +59,11 @@ class Messages(BaseHTTPRequestHandler):
         # saying so in a header, as a load balancer's idle timeout does.
         self.close_connection = server.behaviour == "close when idle"
 
+    def finish(self) -> None:  # the connection ended, from either side
+        super().finish()
+        with self.server.lock:
+            self.server.ended += 1
+
     def log_message(self, *args: object) -> None:
         pass
 
@@ -68,6 +73,7 @@ def meta() -> Iterator[ThreadingHTTPServer]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Messages)
     server.daemon_threads = True
     server.lock, server.received, server.connections = threading.Lock(), [], set()
+    server.ended = 0
     server.behaviour = "answer"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -88,6 +94,28 @@ def send(client: GraphClient, to: str = "447700900001") -> str:
 
 def url_of(server: ThreadingHTTPServer, scheme: str = "http") -> str:
     return f"{scheme}://127.0.0.1:{server.server_address[1]}"
+
+
+def test_closing_the_client_ends_every_threads_connection(meta):
+    """A sender's threads keep a connection each; closing the client once they are done closes all
+    of them, so the server's side (a thread, a database session) is not left waiting for more."""
+    client = client_for(url_of(meta))
+    assert send(client) == "wamid.1"  # this thread's own
+    threads = [threading.Thread(target=send, args=(client,)) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(meta.connections) == 3 and meta.ended == 0
+
+    client.close()
+
+    deadline = time.monotonic() + 5
+    while meta.ended < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert meta.ended == 3
+    assert send(client) == "wamid.4"  # a closed connection is replaced, not written to
+    assert len(meta.connections) == 4
 
 
 def test_sends_reuse_one_connection_and_carry_the_token_and_version(meta):

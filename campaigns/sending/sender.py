@@ -14,12 +14,14 @@ Meta, so threads multiply one worker's pace; the database and Redis do the coord
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import redis
 from django.conf import settings
 from django.db import close_old_connections, connection
 from django.utils import timezone
@@ -156,6 +158,14 @@ class Slice:
     lock: threading.Lock = field(default_factory=threading.Lock)
     rate: float = 0.0
     rate_read_at: float = 0.0
+    failure: Exception | None = None
+
+    def fail(self, exc: Exception) -> None:
+        """An error that ends the slice (Redis or the database gone past their retries): every
+        thread stops at its next turn, and send_due raises the first such error once all have."""
+        with self.lock:
+            self.failure = self.failure or exc
+        self.stop.set()
 
     def pace(self) -> float:
         """The number's rate, re-read once a second (Meta's 130429 may have slowed it)."""
@@ -231,6 +241,17 @@ class Slots:
 
 
 def _thread(run: Slice) -> None:
+    """One sender thread: its error stops the slice rather than dying alone, and its database
+    connection is closed however it ends."""
+    try:
+        _claim_and_send(run)
+    except Exception as exc:
+        run.fail(exc)
+    finally:
+        connection.close()
+
+
+def _claim_and_send(run: Slice) -> None:
     """Claim and send until nobody is due, the slice is over, or the campaign stops."""
     buffer: list = []
     flushed_at = time.monotonic()
@@ -250,7 +271,6 @@ def _thread(run: Slice) -> None:
                 flushed_at = time.monotonic()
     finally:
         _flush(buffer, run)
-        connection.close()
 
 
 def heartbeat_key(campaign_id: int) -> str:
@@ -310,13 +330,20 @@ def send_due(campaign_id: int, *, seconds: float | None = None, threads: int | N
             campaign.refresh_from_db(fields=["status", "quiet_start", "quiet_end", "time_zone"])
             if campaign.status != Campaign.Status.SENDING or campaign.quiet_until() is not None:
                 run.stop.set()
-        for worker in workers:
-            worker.join()
+    except Exception as exc:
+        run.fail(exc)
     finally:
         run.stop.set()
-        beat.delete(heartbeat_key(campaign_id))
+        # No thread outlives its slice: each stops at its next turn, records what Meta answered
+        # and closes its connection.
+        for worker in workers:
+            worker.join()
+        with contextlib.suppress(redis.RedisError):
+            beat.delete(heartbeat_key(campaign_id))
         run.client.close()
         close_old_connections()
+    if run.failure is not None:
+        raise run.failure
     campaign.refresh_from_db()
     if campaign.status == Campaign.Status.SENDING:
         _hold_for_quiet_hours(campaign)

@@ -155,10 +155,11 @@ class GraphClient:
         return f"<GraphClient {self.base_url}/{self.api_version}>"
 
     def close(self) -> None:
-        """Close pooled connections (a sender's threads' kept-alive ones among them)."""
+        """Close pooled connections, a sender's threads' kept-alive ones among them (call it once
+        those threads have finished)."""
         self.session.close()
         if self.keepalive is not None:
-            self.keepalive.close()
+            self.keepalive.close_all()
 
     # --- the one way out ------------------------------------------------------------------------
 

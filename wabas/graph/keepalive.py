@@ -94,6 +94,8 @@ class KeepAlive:
             bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
             self._tls = ssl.create_default_context(cafile=bundle or None)
         self._local = threading.local()
+        self._lock = threading.Lock()
+        self._open: set[_Connection] = set()  # every thread's, for close_all
 
     def post(self, path: str, body: bytes) -> Answer:
         """POST `body` to {base_url}{path}; the answer, whatever its status."""
@@ -128,6 +130,16 @@ class KeepAlive:
         connection = getattr(self._local, "connection", None)
         self._local.connection = None
         if connection is not None:
+            with self._lock:
+                self._open.discard(connection)
+            connection.sock.close()
+
+    def close_all(self) -> None:
+        """Close every thread's connection, once those threads are done with them: a connection
+        left open keeps the server's side of it (a thread, a database session) waiting."""
+        with self._lock:
+            connections, self._open = self._open, set()
+        for connection in connections:
             connection.sock.close()
 
     def _connection(self) -> _Connection:
@@ -139,6 +151,8 @@ class KeepAlive:
         if connection is None:
             connection = _Connection(self._connect())
             self._local.connection = connection
+            with self._lock:
+                self._open.add(connection)
         return connection
 
     def _connect(self) -> socket.socket:
@@ -158,7 +172,10 @@ class KeepAlive:
 
 
 def _dropped(sock: socket.socket) -> bool:
-    """An idle kept-alive socket that is readable has been closed (or sent junk): not reusable."""
+    """An idle kept-alive socket that is readable has been closed (or sent junk): not reusable;
+    nor is one close_all closed."""
+    if sock.fileno() < 0:
+        return True
     poller = select.poll()
     poller.register(sock, select.POLLIN)
     return bool(poller.poll(0))
