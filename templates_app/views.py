@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required, permission_required
@@ -91,6 +93,9 @@ def template_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "preview": preview_of(template),
         "test_sends": template.test_sends.select_related("sent_by", "phone_number")[:20],
         "sample": TemplateSample.objects.filter(template=template).defer("content").first(),
+        "components_sent": json.dumps(template.components, indent=2, ensure_ascii=False)
+        if template.components
+        else "",
     }
     return render(request, "templates_app/template_detail.html", context)
 

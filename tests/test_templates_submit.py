@@ -3,6 +3,7 @@ what happens here when it refuses, fails or is slow (the template is kept, nothi
 
 from __future__ import annotations
 
+import json
 from html import unescape
 
 import pytest
@@ -58,6 +59,10 @@ def test_a_template_with_an_image_and_a_flow_button_reaches_meta_as_meta_documen
     # The sandbox reviews at once here (tasks run in-process) and its webhook approved ours.
     assert (template.status, template.created_by.username) == ("APPROVED", "charlie")
     assert template.variables == [{"variable": "user.name", "param": "user_name", "example": "Ana"}]
+    # The template's page shows the components exactly as Meta received them.
+    page = unescape(manager.get(reverse("templates:detail", args=[template.pk])).content.decode())
+    assert "What we sent to Meta" in page
+    assert json.dumps(meta.components, indent=2, ensure_ascii=False) in page
     assert template.sample.content_type == "image/png"
     page = manager.get(response["Location"]).content.decode()
     assert "Approved" in page and "Hi Ana, how was your stay with us?" in page
