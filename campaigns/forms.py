@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime
+from typing import NamedTuple
 from zoneinfo import ZoneInfo, available_timezones
 
 import phonenumbers
@@ -18,8 +19,10 @@ from wabas.models import Waba
 from .audience import EVENT_OPS, PROPERTY_OPS
 from .models import Campaign, Recipient
 
-RULE_ROWS = 4
-DATA_ROWS = 3
+# The most segment conditions and Flow Action data rows a campaign takes. The page shows the rows in
+# use and one empty row; "Add a condition" / "Add a data row" (static/js/app.js) reveals the rest.
+RULE_ROWS = 12
+DATA_ROWS = 10
 KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 OPS = (
     [("", "—")]
@@ -67,6 +70,15 @@ def declared_data(template: MessageTemplate) -> dict:
             data = item.get("data")
             return data if isinstance(data, dict) else {}
     return {}
+
+
+class Row(NamedTuple):
+    """One row of the segment builder or of the Flow Action data: its three fields."""
+
+    first: forms.BoundField
+    second: forms.BoundField
+    third: forms.BoundField
+    spare: bool  # hidden until "Add …" reveals it
 
 
 class TemplateChoice(forms.ModelChoiceField):
@@ -194,16 +206,28 @@ class CampaignForm(forms.Form):
             for v in self.variables()
         ]
 
-    def rule_rows(self) -> list[tuple[object, object, object]]:
-        return [
-            (self[f"rule_{i}_subject"], self[f"rule_{i}_op"], self[f"rule_{i}_value"])
-            for i in range(RULE_ROWS)
-        ]
+    def rule_rows(self) -> list[Row]:
+        return self._rows("rule", ("subject", "op", "value"), RULE_ROWS)
 
-    def data_rows(self) -> list[tuple[object, object, object]]:
+    def data_rows(self) -> list[Row]:
+        # Its source is a select that always has a value: the key and value say if a row is used.
+        return self._rows("data", ("key", "source", "value"), DATA_ROWS, typed=("key", "value"))
+
+    def _rows(
+        self, prefix: str, parts: tuple[str, ...], count: int, typed: tuple[str, ...] = ()
+    ) -> list[Row]:
+        """Each row's fields, and whether it is spare: empty, and after the first empty row."""
+
+        def used(i: int) -> bool:
+            typed_in = any(
+                str(self.value(f"{prefix}_{i}_{p}") or "").strip() for p in typed or parts
+            )
+            return typed_in or any(f"{prefix}_{i}_{p}" in self.errors for p in parts)
+
+        last_used = max((i for i in range(count) if used(i)), default=-1)
         return [
-            (self[f"data_{i}_key"], self[f"data_{i}_source"], self[f"data_{i}_value"])
-            for i in range(DATA_ROWS)
+            Row(*(self[f"{prefix}_{i}_{part}"] for part in parts), spare=i > last_used + 1)
+            for i in range(count)
         ]
 
     def segment_from_data(self) -> dict:

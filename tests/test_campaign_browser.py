@@ -57,6 +57,13 @@ def test_the_campaign_manager_builds_previews_and_publishes_a_campaign_from_a_se
     browser.find_element(By.ID, "id_rule_0_subject").send_keys("city")
     Select(browser.find_element(By.ID, "id_rule_0_op")).select_by_value("equals")
     browser.find_element(By.ID, "id_rule_0_value").send_keys("London")
+    # A second condition: its row waits for "Add a condition".
+    assert not browser.find_element(By.ID, "id_rule_1_subject").is_displayed()
+    click(browser, "//button[normalize-space()='Add a condition']")
+    assert browser.switch_to.active_element == browser.find_element(By.ID, "id_rule_1_subject")
+    browser.find_element(By.ID, "id_rule_1_subject").send_keys("city")
+    Select(browser.find_element(By.ID, "id_rule_1_op")).select_by_value("not_equals")
+    browser.find_element(By.ID, "id_rule_1_value").send_keys("Paris")
     # The audience count follows the segment live.
     see(browser, "Audience: 2 people")
     see(browser, "Hi Ana, how was your stay in London?")
@@ -73,7 +80,8 @@ def test_the_campaign_manager_builds_previews_and_publishes_a_campaign_from_a_se
     campaign = Campaign.objects.get(name="Spring stays")
     assert campaign.status != Campaign.Status.DRAFT
     assert campaign.segment["rules"] == [
-        {"kind": "property", "field": "city", "op": "equals", "value": "London"}
+        {"kind": "property", "field": "city", "op": "equals", "value": "London"},
+        {"kind": "property", "field": "city", "op": "not_equals", "value": "Paris"},
     ]
     see(browser, "Progress")
     at_widths(browser, "campaign-published")

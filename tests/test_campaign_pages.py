@@ -254,6 +254,38 @@ def test_flow_action_data_is_checked_against_the_landing_screens_declared_data(
     }
 
 
+def test_a_segment_takes_more_conditions_than_the_page_first_shows(
+    campaign_manager, sendable, people
+):
+    """The page shows the conditions in use and one empty row (the rest wait for "Add a condition");
+    six conditions are all kept, and editing shows the six and one more."""
+    client = client_for(campaign_manager)
+
+    def segment_rows(page: str) -> tuple[int, int]:
+        """(rows shown, rows spare) of the segment builder."""
+        end = page.index("Add a condition")
+        rows = page[page.rindex("<div data-rows>", 0, end) : end]
+        return rows.count('class="cp-row"'), rows.count('class="cp-row spare-row"')
+
+    assert segment_rows(client.get(reverse("campaigns:create")).content.decode()) == (1, 11)
+
+    rules = {}
+    for i, city in enumerate(["Paris", "Rome", "Oslo", "Lima", "Kyiv", "Pune"]):
+        rules |= {
+            f"rule_{i}_subject": "city",
+            f"rule_{i}_op": "not_equals",
+            f"rule_{i}_value": city,
+        }
+    assert client.post(reverse("campaigns:create"), form_data(sendable, **rules)).status_code == 302
+
+    campaign = Campaign.objects.get()
+    assert [rule["value"] for rule in campaign.segment["rules"]] == [
+        "Paris", "Rome", "Oslo", "Lima", "Kyiv", "Pune"
+    ]  # fmt: skip
+    edit = client.get(reverse("campaigns:edit", args=[campaign.pk])).content.decode()
+    assert segment_rows(edit) == (7, 5)
+
+
 def test_flow_action_data_is_refused_for_a_data_exchange_button(
     campaign_manager, waba, hotel_flow, people
 ):

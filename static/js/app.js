@@ -75,3 +75,16 @@ document.addEventListener("htmx:afterRequest", (event) => clearBusy(event.detail
 window.addEventListener("pageshow", () => {
   for (const form of document.querySelectorAll("form[data-busy]")) clearBusy(form);
 });
+
+// "Add a condition" / "Add a data row": show the next hidden row of its list and focus it; the
+// button goes once none is left.
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-add-row]");
+  if (!button) return;
+  const rows = button.closest("[data-rows]");
+  const next = rows.querySelector(".spare-row");
+  if (!next) return;
+  next.classList.remove("spare-row");
+  next.querySelector("input, select")?.focus();
+  if (!rows.querySelector(".spare-row")) button.hidden = true;
+});
