@@ -13,7 +13,7 @@ from django import forms
 from django.utils import timezone
 
 from templates_app.models import MessageTemplate
-from templates_app.variables import PROFILE_FIELDS, Variable
+from templates_app.variables import Variable, person_value, profile_values
 from wabas.models import Waba
 
 from .audience import EVENT_OPS, PROPERTY_OPS
@@ -431,14 +431,10 @@ def initial_from(campaign: Campaign) -> dict:
 
 
 def fill_value(spec: dict, profile: object | None) -> str:
-    """A variable's value for a person: their field or custom property, else the fallback."""
+    """A variable's value for a person, as the sender fills it: their field or custom property,
+    else the fallback."""
     field = spec.get("field", "")
-    value = ""
-    if profile is not None and field:
-        if field in PROFILE_FIELDS:
-            value = str(getattr(profile, field, "") or "")
-        else:
-            value = str((getattr(profile, "properties", None) or {}).get(field, "") or "")
+    value = person_value(profile_values(profile), field) if profile is not None and field else ""
     return value or spec.get("fallback", "")
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 # Any {{...}}, so that a malformed variable is reported rather than taken for text.
 ANY_VARIABLE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
@@ -127,6 +128,25 @@ def no_variables(text: str, where: str) -> None:
 def to_meta(text: str) -> str:
     """The text as Meta stores it: {{user.name}} -> {{user_name}}."""
     return ANY_VARIABLE.sub(lambda m: "{{" + param_name(m.group(1)) + "}}", text or "")
+
+
+def person_value(person: Mapping[str, Any], name: str) -> str:
+    """What a variable naming `name` ("user.city" or "city") takes for one person: the profile field,
+    else the custom property, as text without surrounding spaces; "" when they have none (the
+    campaign's fallback is sent then). `person` holds the profile's fields and its `properties`:
+    a claimed recipient's row when sending, profile_values() in a preview, so both say the same."""
+    name = name.removeprefix("user.")
+    if name in PROFILE_FIELDS:
+        value = person.get(name)
+    else:
+        value = (person.get("properties") or {}).get(name)
+    return "" if value is None else str(value).strip()
+
+
+def profile_values(profile: object) -> dict[str, Any]:
+    """A profile (audience.Profile) as person_value reads it."""
+    values = {name: getattr(profile, name, None) for name in PROFILE_FIELDS}
+    return values | {"properties": getattr(profile, "properties", None) or {}}
 
 
 def fill(text: str, values: Mapping[str, str]) -> str:

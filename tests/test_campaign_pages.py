@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from audience.models import Profile
 from campaigns.models import Campaign
 from templates_app.models import MessageTemplate
 
@@ -189,6 +190,19 @@ def test_the_preview_uses_the_fallback_for_a_person_without_the_value(
     campaign = Campaign.objects.get()
     page = client.get(
         reverse("campaigns:publish", args=[campaign.pk]), {"sample": "447700900003"}
+    ).content.decode()
+    assert "Hi there, how was your stay in London?" in page
+
+
+def test_the_preview_fills_a_variable_as_the_sender_does(campaign_manager, sendable, people):
+    """Both read the value through templates_app.variables.person_value: a name of spaces alone is
+    no name, so the preview shows the fallback the message will carry."""
+    Profile.objects.create(whatsapp_id="447700900009", name="   ", city="London")
+    client = client_for(campaign_manager)
+    client.post(reverse("campaigns:create"), form_data(sendable))
+    campaign = Campaign.objects.get()
+    page = client.get(
+        reverse("campaigns:publish", args=[campaign.pk]), {"sample": "447700900009"}
     ).content.decode()
     assert "Hi there, how was your stay in London?" in page
 

@@ -33,7 +33,7 @@ from wabas.models import PhoneNumber
 
 from ..limiter import RateLimiter
 from ..limiter import connection as redis_connection
-from ..models import PROFILE_COLUMNS, Campaign, CampaignActionNotAllowed, Recipient
+from ..models import Campaign, CampaignActionNotAllowed, Recipient
 from . import outcomes
 
 logger = logging.getLogger(__name__)
@@ -48,16 +48,6 @@ HEARTBEAT_SECONDS = 10  # a sender that stops refreshing this for so long is pre
 def callback_data(campaign_id: int, recipient_id: int) -> str:
     """What Meta echoes in every status webhook of the message: the recipient it was for."""
     return f"campaign:{campaign_id}:recipient:{recipient_id}"
-
-
-def value_of(person: dict, name: str) -> str:
-    """A profile field or custom property of the claimed person ("user.city" or "city")."""
-    name = name.removeprefix("user.")
-    if name in PROFILE_COLUMNS or name == "whatsapp_id":
-        value = person.get(name)
-    else:
-        value = (person.get("properties") or {}).get(name)
-    return "" if value is None else str(value).strip()
 
 
 @dataclass
@@ -112,14 +102,18 @@ class Plan:
 
     def param(self, person: dict, param: str) -> str:
         spec = self.variables.get(param) or {}
-        value = value_of(person, str(spec.get("field") or self.defaults.get(param) or param))
+        value = tv.person_value(person, str(spec.get("field") or self.defaults.get(param) or param))
         return value or str(spec.get("fallback") or "")
 
     def action_data(self, person: dict) -> dict | None:
         data = {}
         for key, spec in self.flow_action_data.items():
             spec = spec if isinstance(spec, dict) else {"value": spec}
-            value = value_of(person, str(spec["field"])) if spec.get("field") else spec.get("value")
+            value = (
+                tv.person_value(person, str(spec["field"]))
+                if spec.get("field")
+                else spec.get("value")
+            )
             if value not in (None, ""):
                 data[key] = value
         return data or None  # Meta refuses an empty object
