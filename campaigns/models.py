@@ -458,17 +458,18 @@ class Recipient(models.Model):
     def __str__(self) -> str:
         return f"{self.whatsapp_id} ({self.status})"
 
-    def apply_status(self, status: str, *, error: str = "") -> bool:
+    def apply_status(self, status: str, *, error: str = "", error_code: str = "") -> bool:
         """Take a status Meta reported; False when it is unknown or older than what we have."""
         if status == self.Status.FAILED:
-            self.error = error
+            max_code = self._meta.get_field("error_code").max_length
+            self.error, self.error_code = error, error_code[:max_code]
         elif status not in self.PROGRESS or self.PROGRESS[status] <= self.PROGRESS.get(
             self.status, 99
         ):
             return False
         self.status = status
         self.status_at = timezone.now()
-        self.save(update_fields=["status", "error", "status_at"])
+        self.save(update_fields=["status", "error", "error_code", "status_at"])
         return True
 
     def reconcile(self, wamid: str, *, token: str = "") -> bool:

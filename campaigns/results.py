@@ -202,9 +202,9 @@ def chart(campaign: Campaign, *, now: datetime | None = None) -> dict | None:
     end = max(campaign.finished_at or now, first_sent + timedelta(minutes=1))
     trunc, step, fmt = _bucket(end - first_sent)
 
-    def per_bucket(column: str) -> dict[datetime, int]:
+    def per_bucket(column: str, people: QuerySet[Recipient]) -> dict[datetime, int]:
         rows = (
-            recipients.filter(**{f"{column}__isnull": False})
+            people.filter(**{f"{column}__isnull": False})
             .annotate(bucket=trunc(column))
             .values("bucket")
             .annotate(n=Count("id"))
@@ -212,7 +212,9 @@ def chart(campaign: Campaign, *, now: datetime | None = None) -> dict | None:
         )
         return {row["bucket"]: row["n"] for row in rows}
 
-    sends, completions = per_bucket("sent_at"), per_bucket("completed_at")
+    # Sent as the "Sent" count says: a message that failed after it left is not counted.
+    sends = per_bucket("sent_at", recipients.filter(status__in=SENT_OR_LATER))
+    completions = per_bucket("completed_at", recipients)
     start = min([first_sent, *sends, *completions])
     start = trunc_python(start, step)
     buckets = []

@@ -67,8 +67,8 @@ def handle_message_statuses(waba: Waba, value: dict) -> str:
             )
             continue
         errors = status.get("errors") or [{}]
-        error = f"{errors[0].get('code', '')} {errors[0].get('title', '')}".strip()
-        if recipient.apply_status(str(status.get("status", "")), error=error):
+        code, title = str(errors[0].get("code", "")), str(errors[0].get("title", ""))
+        if recipient.apply_status(str(status.get("status", "")), error=title, error_code=code):
             said.append(f"message to {recipient.whatsapp_id} is {recipient.status}.")
         else:
             said.append(

@@ -227,10 +227,13 @@ def test_the_control_group_is_compared_with_people_who_completed_without_a_messa
 
 def test_the_chart_draws_sends_and_completions_over_time(campaign_manager, sendable):
     campaign = sending(sendable)
-    add_recipients(campaign, ["read", "read", "delivered"])
+    add_recipients(campaign, ["read", "read", "delivered", "failed"])
     campaign.recipients.filter(status="read").update(completed_at=timezone.now())
+    # One that left and then failed (Meta's status webhook): not sent, as the "Sent" count says.
+    campaign.recipients.filter(status="failed").update(sent_at=timezone.now())
     text = client_for(campaign_manager).get(reverse("campaigns:detail", args=[campaign.pk]))
     text = text.content.decode()
+    assert "<span>Sent</span><strong>3</strong>" in text
     svg = text.split('<svg class="cp-chart"')[1].split("</svg>")[0]
     assert 'aria-label="3 sent and 2 completed' in svg
     assert svg.count("<polyline") == 2
