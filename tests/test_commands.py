@@ -335,18 +335,25 @@ def test_seed_demo_adds_a_finished_demo_campaign_with_results_once(db, django_us
     from django.test import Client
 
     from campaigns.models import Campaign
+    from sandbox.models import Faults
 
     run("seed_demo")
     run("seed_demo")
     campaign = Campaign.objects.get()
-    assert campaign.status == "COMPLETED" and campaign.recipients.count() == 6
+    assert campaign.status == "COMPLETED" and campaign.recipients.count() == 8
     assert campaign.recipients.filter(completed_at__isnull=False).count() == 1
     client = Client()
     client.force_login(django_user_model.objects.get(username="campaigns"))
     page = client.get(f"/campaigns/{campaign.pk}/").content.decode()
     assert "<span>Completed</span><strong>1</strong>" in page
-    # Sent through the sandbox, every message went sent -> delivered -> read.
+    # Sent through the sandbox, six messages went sent -> delivered -> read; one could not be
+    # delivered and Meta held one back, so the results show both.
     assert "<span>Delivered</span><strong>6</strong>" in page
+    statuses = dict(campaign.recipients.values_list("whatsapp_id", "status"))
+    assert (statuses["15555550000"], statuses["15555550107"]) == ("failed", "suppressed")
+    # The sandbox's fault knobs are back as they were: the demo's phone works normally.
+    faults = Faults.current()
+    assert (faults.error_code, faults.error_code_rate, faults.error_code_to) == (None, 0, "")
     listing = client.get("/campaigns/").content.decode()
     assert "Demo: how was your stay?" in listing
 
@@ -360,8 +367,14 @@ def test_seed_demo_sends_the_demo_campaign_through_the_sandbox_once(db, django_u
     campaign = Campaign.objects.get()
     recipients = list(campaign.recipients.order_by("whatsapp_id"))
     messages = {m.wamid: m for m in Message.objects.all()}
-    # One message per demo number, sent once, with the wamid and flow token the recipient holds.
-    assert len(messages) == len(recipients) == 6
+    # One message per demo number, sent once, with the wamid and flow token the recipient holds;
+    # none to the number Meta held back, and the undeliverable one failed.
+    held_back = [r for r in recipients if r.status == "suppressed"]
+    assert [r.whatsapp_id for r in held_back] == ["15555550107"] and not held_back[0].wamid
+    failed = [r for r in recipients if r.status == "failed"]
+    assert [messages[r.wamid].status for r in failed] == ["failed"]
+    recipients = [r for r in recipients if r not in held_back + failed]
+    assert len(messages) == len(recipients) + 1 == 7
     for recipient in recipients:
         message = messages[recipient.wamid]
         assert message.to == recipient.whatsapp_id and recipient.flow_token

@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.forms.models import model_to_dict
 from django.urls import reverse
 from django.utils import timezone
 
@@ -24,7 +25,7 @@ from campaigns.services import publish_campaign
 from campaigns.webhooks import handle_message_statuses
 from flowsadmin.models import Flow, FlowChange
 from sandbox.inprocess import InProcessAdapter
-from sandbox.models import Account
+from sandbox.models import Account, Faults
 from sandbox.models import Flow as MetaFlow
 from sandbox.models import Message as MetaMessage
 from sandbox.models import Template as MetaTemplate
@@ -36,6 +37,7 @@ from sandbox.services import (
     publish_flow,
     review_template,
     save_new_flow,
+    set_faults,
 )
 from sandbox.validation import FlowJsonSyntaxError, validate
 from templates_app.media import Sample
@@ -79,7 +81,12 @@ DEMO_PEOPLE = [
     ("15555550104", "Dev"),
     ("15555550105", "Eve"),
     ("15555550106", "Femi"),
+    # So the results show what goes wrong too: the sandbox can't deliver to a number ending in 0000
+    # (failed, 131026), and Meta holds back a marketing message from the next one (131049).
+    ("15555550000", "Gus"),
+    ("15555550107", "Hana"),
 ]
+UNDELIVERABLE, HELD_BACK = "15555550000", "15555550107"
 
 
 def sandbox_graph_url() -> str:
@@ -272,9 +279,12 @@ class Command(BaseCommand):
             publish_campaign(campaign, by=by)
             start_campaign(campaign)
             client = self._inprocess_client(waba)
+            before = model_to_dict(Faults.current(), exclude=["id"])
+            set_faults(error_code=131049, error_code_rate=1, error_code_to=HELD_BACK)
             try:
                 sent = send_inline(campaign.pk, client=client)
             finally:
+                set_faults(**before)
                 client.close()
             self._statuses(waba, campaign)
             self._complete(waba, campaign, DEMO_PEOPLE[0][0])
