@@ -322,3 +322,30 @@ def test_the_new_flow_page_has_the_live_phone_too(live_server, browser, flows):
         assert sticking_out(browser) == [], width
         screenshot(browser, f"flow-page-new-{width}.png")
     assert Flow.objects.count() == 3  # nothing saved by previewing
+
+
+IN_VIEW = (
+    "const r = arguments[0].getBoundingClientRect(); return r.top > -2 && r.top < innerHeight;"
+)
+
+
+def test_on_a_phone_a_link_jumps_from_the_editor_to_the_preview_and_back(
+    live_server, browser, flows
+):
+    """Side by side on a laptop there is nothing to jump to; on a phone the preview is below the
+    editor, a long scroll away, and a link on each pane jumps to the other."""
+    sign_in(browser, live_server.url, "bob")
+    at_width(browser, 1280)
+    browser.get(f"{live_server.url}/flows/{flows['draft'].pk}/json/")
+    wait(browser).until(lambda d: phone_title(d) == "Feedback 1 of 2")
+    jump = browser.find_element(By.CSS_SELECTOR, "a[href='#live-title']")
+    assert not jump.is_displayed() and jump.get_attribute("textContent") == "Jump to the preview ↓"
+
+    at_width(browser, 400)
+    preview, editor = (browser.find_element(By.ID, name) for name in ("live-title", "editor-pane"))
+    assert not browser.execute_script(IN_VIEW, preview)
+    jump.click()
+    wait(browser).until(lambda d: d.execute_script(IN_VIEW, preview))
+    browser.find_element(By.LINK_TEXT, "↑ Back to the editor").click()
+    wait(browser).until(lambda d: d.execute_script(IN_VIEW, editor))
+    assert sticking_out(browser) == []
