@@ -37,6 +37,7 @@ def test_the_campaign_manager_builds_previews_and_publishes_a_campaign_from_a_se
     Profile.objects.create(whatsapp_id="15551230001", name="Ana", city="London")
     Profile.objects.create(whatsapp_id="15551230002", name="Ben", city="London")
     Profile.objects.create(whatsapp_id="15551230003", name="Chloé", city="Paris")
+    Profile.objects.create(whatsapp_id="15551230004", name="Dana", city="London")
     base = live_server.url
     sign_in(browser, base, "charlie")
 
@@ -57,14 +58,15 @@ def test_the_campaign_manager_builds_previews_and_publishes_a_campaign_from_a_se
     browser.find_element(By.ID, "id_rule_0_subject").send_keys("city")
     Select(browser.find_element(By.ID, "id_rule_0_op")).select_by_value("equals")
     browser.find_element(By.ID, "id_rule_0_value").send_keys("London")
+    # The audience count follows the segment live.
+    see(browser, "Audience: 3 people")
     # A second condition: its row waits for "Add a condition".
     assert not browser.find_element(By.ID, "id_rule_1_subject").is_displayed()
     click(browser, "//button[normalize-space()='Add a condition']")
     assert browser.switch_to.active_element == browser.find_element(By.ID, "id_rule_1_subject")
-    browser.find_element(By.ID, "id_rule_1_subject").send_keys("city")
+    browser.find_element(By.ID, "id_rule_1_subject").send_keys("name")
     Select(browser.find_element(By.ID, "id_rule_1_op")).select_by_value("not_equals")
-    browser.find_element(By.ID, "id_rule_1_value").send_keys("Paris")
-    # The audience count follows the segment live.
+    browser.find_element(By.ID, "id_rule_1_value").send_keys("Dana")
     see(browser, "Audience: 2 people")
     see(browser, "Hi Ana, how was your stay in London?")
     # Preview for another person of the audience.
@@ -81,7 +83,7 @@ def test_the_campaign_manager_builds_previews_and_publishes_a_campaign_from_a_se
     assert campaign.status != Campaign.Status.DRAFT
     assert campaign.segment["rules"] == [
         {"kind": "property", "field": "city", "op": "equals", "value": "London"},
-        {"kind": "property", "field": "city", "op": "not_equals", "value": "Paris"},
+        {"kind": "property", "field": "name", "op": "not_equals", "value": "Dana"},
     ]
     see(browser, "Progress")
     at_widths(browser, "campaign-published")
