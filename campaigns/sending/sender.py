@@ -240,6 +240,8 @@ def _thread(run: Slice) -> None:
     try:
         _claim_and_send(run)
     except Exception as exc:
+        # One line per thread; send_due raises the first error, with its traceback, for the task.
+        logger.warning("Campaign %s: a sender thread stopped: %r", run.plan.campaign_id, exc)
         run.fail(exc)
     finally:
         connection.close()
