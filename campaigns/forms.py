@@ -6,7 +6,7 @@ import json
 import re
 from datetime import datetime
 from typing import NamedTuple
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import ZoneInfo
 
 import phonenumbers
 from django import forms
@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from templates_app.models import MessageTemplate
 from templates_app.variables import Variable, person_value, profile_values
-from wabas.models import Waba
+from wabas.models import TIME_ZONES, Waba
 
 from .audience import EVENT_OPS, PROPERTY_OPS
 from .models import Campaign, Recipient
@@ -29,7 +29,6 @@ OPS = (
     + [(k, v) for k, v in PROPERTY_OPS.items()]
     + [(k, f"{v} (in the last N days)") for k, v in EVENT_OPS.items()]
 )
-TIME_ZONES = sorted(available_timezones() - {"localtime", "Factory"})
 REGIONS = [("", "None: refuse numbers without a country code")] + sorted(
     (r, f"{r} (+{phonenumbers.country_code_for_region(r)})")
     for r in phonenumbers.SUPPORTED_REGIONS
@@ -141,6 +140,7 @@ class CampaignForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.waba = waba
         self.has_upload = has_upload
+        self.fields["time_zone"].initial = waba.time_zone  # an edit's own zone comes in `initial`
         self.fields["template"].queryset = sendable_templates(waba)
         self.fields["phone_number"].queryset = waba.phone_numbers.order_by("pk")
         for i in range(RULE_ROWS):

@@ -49,6 +49,7 @@ def test_an_admin_adds_a_waba_and_gets_its_key_pair(admin_user):
         ("graph_base_url", "javascript:alert(1)", "Enter a valid URL."),
         ("graph_api_version", "23", "Write the Graph API version like v23.0."),
         ("app_secret", "", "This field is required."),
+        ("time_zone", "Mars/Olympus", "Select a valid choice."),
     ],
 )
 def test_bad_waba_input_gets_a_field_error_and_saves_nothing(admin_user, field, value, message):
@@ -57,6 +58,29 @@ def test_bad_waba_input_gets_a_field_error_and_saves_nothing(admin_user, field, 
     assert message in response.content.decode()
     assert Waba.objects.count() == 0
     assert KeyPair.objects.count() == 0
+
+
+def test_the_accounts_time_zone_is_where_new_campaigns_are_scheduled(
+    admin_user, campaign_manager, waba
+):
+    """Set on the account's edit page; a new campaign's schedule starts in it, and an account
+    saved without one keeps its own (UTC for a new one)."""
+    assert waba.time_zone == "UTC"
+    edit = reverse("wabas:edit", args=[waba.pk])
+    data = GOOD | {"meta_waba_id": waba.meta_waba_id, "time_zone": "Europe/Madrid"}
+    assert client_for(admin_user).post(edit, data).status_code == 302
+    waba.refresh_from_db()
+    assert waba.time_zone == "Europe/Madrid"
+    page = client_for(admin_user).get(reverse("wabas:detail", args=[waba.pk])).content.decode()
+    assert "Europe/Madrid" in page
+
+    form = client_for(campaign_manager).get(reverse("campaigns:create")).content.decode()
+    assert '<option value="Europe/Madrid" selected>Europe/Madrid</option>' in form
+
+    del data["time_zone"]
+    client_for(admin_user).post(edit, data)
+    waba.refresh_from_db()
+    assert waba.time_zone == "Europe/Madrid"
 
 
 def test_a_duplicate_meta_waba_id_is_refused(admin_user, waba):

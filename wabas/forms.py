@@ -5,7 +5,7 @@ import re
 from django import forms
 from django.core.validators import URLValidator
 
-from .models import PhoneNumber, Waba
+from .models import TIME_ZONES, PhoneNumber, Waba
 
 SECRET_FIELDS = ("access_token", "app_secret", "webhook_verify_token")
 
@@ -34,6 +34,12 @@ class WabaForm(forms.ModelForm):
         label="Webhook verify token",
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
     )
+    time_zone = forms.ChoiceField(
+        choices=[(zone, zone) for zone in TIME_ZONES],
+        initial="UTC",
+        required=False,  # left out, the account keeps its zone (UTC for a new one)
+        help_text="New campaigns are scheduled in this time zone unless you pick another.",
+    )
 
     class Meta:
         model = Waba
@@ -44,6 +50,7 @@ class WabaForm(forms.ModelForm):
             "graph_base_url",
             "graph_api_version",
             *SECRET_FIELDS,
+            "time_zone",
         ]
 
     def __init__(self, *args: object, **kwargs: object) -> None:
@@ -73,6 +80,9 @@ class WabaForm(forms.ModelForm):
 
     def clean_webhook_verify_token(self) -> str:
         return self._clean_secret("webhook_verify_token")
+
+    def clean_time_zone(self) -> str:
+        return self.cleaned_data.get("time_zone") or self.instance.time_zone or "UTC"
 
     def clean_graph_base_url(self) -> str:
         return self.cleaned_data["graph_base_url"].rstrip("/")

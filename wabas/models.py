@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from zoneinfo import available_timezones
 
 from django.conf import settings
 from django.core.validators import RegexValidator
@@ -22,6 +23,10 @@ def mask(secret: str) -> str:
     if not secret:
         return ""
     return "••••" + (secret[-4:] if len(secret) >= 12 else "")
+
+
+# IANA time zones a person can choose (the account's default, a campaign's schedule).
+TIME_ZONES = sorted(available_timezones() - {"localtime", "Factory"})
 
 
 class Waba(models.Model):
@@ -51,6 +56,9 @@ class Waba(models.Model):
     # and what Meta said when it refused.
     subscribed_at = models.DateTimeField(null=True, blank=True)
     subscription_error = models.TextField(blank=True)
+    # Where the business works: a new campaign is scheduled in it unless its author picks another.
+    # One of TIME_ZONES, checked by the form (as choices here, each tzdata update would be a migration).
+    time_zone = models.CharField(max_length=64, default="UTC")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
