@@ -205,7 +205,8 @@ def chart(campaign: Campaign, *, now: datetime | None = None) -> dict | None:
     def per_bucket(column: str, people: QuerySet[Recipient]) -> dict[datetime, int]:
         rows = (
             people.filter(**{f"{column}__isnull": False})
-            .annotate(bucket=trunc(column))
+            # Buckets in UTC, whatever zone the page is shown in (trunc_python cuts alike).
+            .annotate(bucket=trunc(column, tzinfo=UTC))
             .values("bucket")
             .annotate(n=Count("id"))
             .order_by("bucket")

@@ -134,6 +134,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Every page needs a login unless its view says @login_not_required (login, health, Meta's calls).
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # Times on pages in the current account's time zone (Waba.time_zone).
+    "wabas.access.account_time_zone",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",

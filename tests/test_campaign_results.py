@@ -4,7 +4,7 @@ completed, the control group, the chart, the recipients table and its CSV."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
@@ -237,6 +237,24 @@ def test_the_chart_draws_sends_and_completions_over_time(campaign_manager, senda
     svg = text.split('<svg class="cp-chart"')[1].split("</svg>")[0]
     assert 'aria-label="3 sent and 2 completed' in svg
     assert svg.count("<polyline") == 2
+
+
+def test_pages_show_times_in_the_accounts_time_zone(campaign_manager, sendable):
+    """Stored in UTC, shown in the account's zone with its name (UTC when it has none set)."""
+    started = datetime(2026, 12, 1, 10, 41, tzinfo=UTC)
+    campaign = sending(sendable, started_at=started)
+    add_recipients(campaign, ["read"])
+    campaign.recipients.update(sent_at=started)
+    url = reverse("campaigns:detail", args=[campaign.pk])
+    client = client_for(campaign_manager)
+    assert "started 1 Dec 2026, 10:41 UTC" in client.get(url).content.decode()
+
+    sendable.waba.time_zone = "Europe/Madrid"
+    sendable.waba.save(update_fields=["time_zone"])
+    page = client.get(url).content.decode()
+    assert "started 1 Dec 2026, 11:41 CET" in page
+    svg = page.split('<svg class="cp-chart"')[1].split("</svg>")[0]
+    assert 'aria-label="1 sent and 0 completed from 11:41 to' in svg and " CET</text>" in svg
 
 
 def test_the_recipients_table_filters_by_status_and_exports_csv(campaign_manager, sendable):

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest
+from collections.abc import Callable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
 from .models import SelectedWaba, Waba
 
@@ -28,3 +32,22 @@ def current_waba(request: HttpRequest) -> Waba | None:
     chosen = SelectedWaba.objects.filter(user=request.user).select_related("waba").first()
     request._current_waba = chosen.waba if chosen else Waba.objects.first()
     return request._current_waba
+
+
+def account_time_zone(get_response: Callable[[HttpRequest], HttpResponse]) -> Callable:
+    """Middleware: pages show times in the time zone of the account the user works in
+    (Waba.time_zone), UTC without one; what is stored stays UTC."""
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        waba = current_waba(request)
+        try:
+            if waba is not None and waba.time_zone != "UTC":
+                timezone.activate(ZoneInfo(waba.time_zone))
+        except (ZoneInfoNotFoundError, ValueError):  # a zone tzdata no longer knows: UTC
+            pass
+        try:
+            return get_response(request)
+        finally:
+            timezone.deactivate()
+
+    return middleware
