@@ -12,13 +12,11 @@ server (the `settings` and `monkeypatch` fixtures) are skipped: the server can't
 from __future__ import annotations
 
 import inspect
-import os
 
 import pytest
 import requests
-from django.db import connection
 
-from tests.production_server import database_url, web
+from tests.production_server import production_env, web
 
 SKIP = pytest.mark.skip(reason="changes this process's settings or code; the server can't see it")
 
@@ -34,14 +32,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def production_server(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
-        url = database_url(connection.settings_dict)
-    env = os.environ | {
-        "DATABASE_URL": url,
-        "DEBUG": "false",
-        "HTTPS_ONLY": "false",
-        "ALLOWED_HOSTS": "127.0.0.1 testserver",
-        "WEB_CONCURRENCY": "1",
-    }
+        env = production_env(ALLOWED_HOSTS="127.0.0.1 testserver")
     with web(env) as server:
         yield server
 

@@ -38,7 +38,6 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from django.db import connection
 
 from audience.models import Event
 from exchange import crypto
@@ -49,9 +48,9 @@ from tests.meta_client import MetaPhone
 from tests.production_server import (
     TASKSET,
     Server,
-    database_url,
     free_port,
     procfile,
+    production_env,
     running,
     web,
 )
@@ -231,20 +230,13 @@ def figures(m: dict) -> str:
 
 def server_env(**extra: str) -> dict[str, str]:
     """The environment of production, on the test database."""
-    return (
-        os.environ
-        | {
-            "DATABASE_URL": database_url(connection.settings_dict),
-            "DEBUG": "false",
-            "HTTPS_ONLY": "false",
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "LOG_LEVEL": "WARNING",
-            # As in production, not as in the test settings: the endpoint's numbers go to Redis once a
-            # second. Webhooks are processed in the request (CELERY_TASK_ALWAYS_EAGER from the test
-            # settings), so the webhook figure below is receipt plus ingestion, end to end.
-            "FLOW_STATS_FLUSH_SECONDS": "1.0",
-        }
-        | extra
+    return production_env(
+        LOG_LEVEL="WARNING",
+        # As in production, not as in the test settings: the endpoint's numbers go to Redis once a
+        # second. Webhooks are processed in the request (CELERY_TASK_ALWAYS_EAGER from the test
+        # settings), so the webhook figure below is receipt plus ingestion, end to end.
+        FLOW_STATS_FLUSH_SECONDS="1.0",
+        **extra,
     )
 
 

@@ -13,6 +13,21 @@ from wabas.services import create_waba
 
 from .meta_client import MetaPhone
 
+WEBHOOK_URL = "/meta/webhook/"
+
+
+def post_webhook(client: Client, waba: Waba, body: bytes):
+    """A webhook body posted as Meta posts it: JSON, signed with the WABA's app secret."""
+    from wabas.crypto import hub_signature
+
+    return client.post(
+        WEBHOOK_URL,
+        body,
+        content_type="application/json",
+        HTTP_X_HUB_SIGNATURE_256=hub_signature(body, waba.app_secret),
+    )
+
+
 PASSWORD = "correct horse battery staple"
 
 

@@ -49,6 +49,24 @@ def database_url(settings_dict: dict) -> str:
     return f"postgres://{credentials}{host}:{port}/{settings_dict['NAME']}"
 
 
+def production_env(**extra: str) -> dict[str, str]:
+    """Production's environment (DEBUG off; HTTP, as the tests speak it) on the test database,
+    with `extra` on top: one worker unless it says otherwise."""
+    from django.db import connection
+
+    return (
+        os.environ
+        | {
+            "DATABASE_URL": database_url(connection.settings_dict),
+            "DEBUG": "false",
+            "HTTPS_ONLY": "false",
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "WEB_CONCURRENCY": "1",
+        }
+        | extra
+    )
+
+
 def tree_cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process and all its live descendants (a server's whole cost)."""
     total = 0.0

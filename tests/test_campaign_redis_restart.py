@@ -78,6 +78,26 @@ class PrivateRedis:
             self.process = None
 
 
+def sending_in_background(
+    campaign: Campaign, *, seconds: float
+) -> tuple[threading.Thread, list[BaseException]]:
+    """send_due on two threads, started in a thread of its own as a Celery worker would run it; the
+    list gets what the task would have died of."""
+    crashed: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            send_due(campaign.pk, threads=2, seconds=seconds)
+        except BaseException as exc:  # noqa: BLE001
+            crashed.append(exc)
+        finally:
+            connection.close()
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    return sender, crashed
+
+
 @pytest.fixture
 def private_redis(settings, monkeypatch):
     server = PrivateRedis()
@@ -99,18 +119,7 @@ def test_redis_restarting_mid_send_loses_and_doubles_nobody_and_the_campaign_com
     make_people(PEOPLE)
     campaign = sending_campaign(campaign_template, send_rate=20)
     set_faults(latency_ms=50)  # about two seconds of sending at 20 a second
-    crashed: list[BaseException] = []
-
-    def send() -> None:
-        try:
-            send_due(campaign.pk, threads=2, seconds=40)  # ends when everyone is sent
-        except BaseException as exc:  # noqa: BLE001  (what the Celery task would have died of)
-            crashed.append(exc)
-        finally:
-            connection.close()
-
-    sender = threading.Thread(target=send, daemon=True)
-    sender.start()
+    sender, crashed = sending_in_background(campaign, seconds=40)  # ends when everyone is sent
     deadline = time.monotonic() + 10
     while Message.objects.count() < 8 and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -143,18 +152,7 @@ def test_redis_down_longer_than_the_retries_ends_the_slice_and_the_next_one_fini
     make_people(PEOPLE)
     campaign = sending_campaign(campaign_template, send_rate=20)
     set_faults(latency_ms=50)
-    crashed: list[BaseException] = []
-
-    def send() -> None:
-        try:
-            send_due(campaign.pk, threads=2, seconds=60)
-        except BaseException as exc:  # noqa: BLE001  (what the Celery task would have died of)
-            crashed.append(exc)
-        finally:
-            connection.close()
-
-    sender = threading.Thread(target=send, daemon=True)
-    sender.start()
+    sender, crashed = sending_in_background(campaign, seconds=60)
     deadline = time.monotonic() + 10
     while Message.objects.count() < 8 and time.monotonic() < deadline:
         time.sleep(0.02)

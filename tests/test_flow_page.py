@@ -71,6 +71,14 @@ def test_every_tab_is_its_own_page_for_every_role_with_flows(hotel, tab, role, r
         assert f'href="{reverse(other, args=[hotel.pk])}"' in page
     current = re.search(r'<a href="([^"]+)" aria-current="page">', page.split('class="tabs"')[1])
     assert current and current.group(1) == reverse(tab, args=[hotel.pk])
+    # No template comment leaks onto the page ({# #} ends at its line; longer ones need {% comment %}).
+    assert "{#" not in page and "#}" not in page
+
+
+def test_the_new_flow_page_shows_no_template_comment(marketer, waba):
+    page = client_for(marketer).get(reverse("flows:create")).content.decode()
+    assert "Jump to the preview" in page
+    assert "{#" not in page and "#}" not in page
 
 
 @pytest.mark.parametrize("tab", TABS)

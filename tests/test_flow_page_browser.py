@@ -4,7 +4,6 @@ Screenshots go to test-output/flow-page-*.png."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -14,12 +13,11 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select
 
-from audience.services import record_completion
 from flowsadmin.models import Flow, FlowChange
-from flowsadmin.tokens import issue_flow_token
 
 from .browser import screenshot, sign_in, wait
 from .conftest import client_for
+from .test_flow_page import complete
 
 ROOT = Path(__file__).resolve().parents[1]
 HOTEL = (ROOT / "flowsadmin/examples/hotel-feedback.static.flow.json").read_text(encoding="utf-8")
@@ -65,18 +63,6 @@ def set_editor_text(driver: WebDriver, text: str) -> None:
 
 def phone_title(driver: WebDriver) -> str:
     return driver.find_element(By.CSS_SELECTOR, "#live-preview .pv-title").text
-
-
-def complete(flow: Flow, whatsapp_id: str, message_id: str, **evt_data: str) -> None:
-    token = issue_flow_token(whatsapp_id=whatsapp_id, flow=flow)
-    answers = {"flow_token": token, "ct-evt": {"evtName": "Stay Feedback", "evtData": evt_data}}
-    message = {
-        "from": whatsapp_id,
-        "id": message_id,
-        "timestamp": "1767225600",
-        "interactive": {"nfm_reply": {"response_json": json.dumps(answers)}},
-    }
-    record_completion(flow.waba, message, contact_name="Ana")
 
 
 @pytest.fixture

@@ -11,11 +11,10 @@ import pytest
 from audience.models import Event, Profile
 from exchange.models import EndpointError
 from flowsadmin.tokens import issue_flow_token
-from wabas.crypto import hub_signature
 from wabas.models import WebhookDelivery
 from wabas.safe_text import clean, loads_clean
 
-from .conftest import send_to_endpoint
+from .conftest import post_webhook, send_to_endpoint
 from .endpoint_support import exchange_request
 
 pytestmark = pytest.mark.usefixtures("fresh_endpoint_caches")
@@ -117,12 +116,7 @@ def test_a_completion_with_refused_characters_everywhere_is_recorded(client, wab
         "ct-up": {"Tier" + bad: "gold" + bad},
     }
     body = completion_body(waba.meta_waba_id, json.dumps(answers), name="Ana" + bad)
-    response = client.post(
-        "/meta/webhook/",
-        body,
-        content_type="application/json",
-        HTTP_X_HUB_SIGNATURE_256=hub_signature(body, waba.app_secret),
-    )
+    response = post_webhook(client, waba, body)
     assert response.status_code == 200
     delivery = WebhookDelivery.objects.get()
     assert delivery.status == "PROCESSED", delivery.result

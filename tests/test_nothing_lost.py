@@ -12,24 +12,13 @@ from django.utils import timezone
 
 from audience.models import Event, Profile
 from wabas import webhooks
-from wabas.crypto import hub_signature
 from wabas.models import WebhookDelivery
 from wabas.tasks import retake_stuck_webhooks_task
 
-from .conftest import client_for
+from .conftest import client_for, post_webhook
 from .test_people import HOTEL_ANSWERS, completion
 
-URL = "/meta/webhook/"
 ANA = "15551234567"
-
-
-def post(client, waba, body: bytes):
-    return client.post(
-        URL,
-        body,
-        content_type="application/json",
-        HTTP_X_HUB_SIGNATURE_256=hub_signature(body, waba.app_secret),
-    )
 
 
 def body_of(waba_id: str, changes: list, *, more_entries: list | None = None) -> bytes:
@@ -65,7 +54,7 @@ def test_a_handler_that_raises_leaves_a_failed_delivery_that_replay_processes(
     # One body: a completion and a change whose handler raises. The completion is kept.
     good = json.loads(completion(waba.meta_waba_id, HOTEL_ANSWERS))["entry"][0]["changes"][0]
     body = body_of(waba.meta_waba_id, [good, {"field": "lost_test", "value": {"n": 1}}])
-    assert post(client, waba, body).status_code == 200
+    assert post_webhook(client, waba, body).status_code == 200
     delivery = WebhookDelivery.objects.get()
     assert delivery.status == "FAILED"
     assert "lost_test: failed, RuntimeError: the handler fell over." in delivery.result
@@ -94,7 +83,9 @@ def test_a_handler_that_raises_leaves_a_failed_delivery_that_replay_processes(
 
 
 def test_replay_is_for_admins_only(client, waba, marketer, breakable):
-    post(client, waba, body_of(waba.meta_waba_id, [{"field": "lost_test", "value": {"n": 1}}]))
+    post_webhook(
+        client, waba, body_of(waba.meta_waba_id, [{"field": "lost_test", "value": {"n": 1}}])
+    )
     delivery = WebhookDelivery.objects.get()
     assert (
         client_for(marketer).post(f"/settings/wabas/webhooks/{delivery.pk}/replay/").status_code
@@ -105,7 +96,7 @@ def test_replay_is_for_admins_only(client, waba, marketer, breakable):
 
 
 def test_replaying_a_processed_delivery_does_nothing(client, waba, admin_user):
-    post(client, waba, completion(waba.meta_waba_id, HOTEL_ANSWERS))
+    post_webhook(client, waba, completion(waba.meta_waba_id, HOTEL_ANSWERS))
     delivery = WebhookDelivery.objects.get()
     response = client_for(admin_user).post(
         f"/settings/wabas/webhooks/{delivery.pk}/replay/", follow=True
@@ -150,7 +141,7 @@ def test_an_odd_entry_is_refused_with_its_reason_and_the_rest_is_processed(
     if isinstance(odd, str):
         reason = "?: refused, entry 1: a change is not an object."
     body = json.dumps({"object": "whatsapp_business_account", "entry": entries}).encode()
-    assert post(client, waba, body).status_code == 200
+    assert post_webhook(client, waba, body).status_code == 200
     delivery = WebhookDelivery.objects.get()
     assert delivery.status == "PROCESSED"
     assert reason in delivery.result
@@ -161,7 +152,7 @@ def test_an_odd_entry_is_refused_with_its_reason_and_the_rest_is_processed(
 def test_an_entry_that_is_not_an_object_is_refused(client, waba):
     good = json.loads(completion(waba.meta_waba_id, HOTEL_ANSWERS))["entry"][0]
     body = json.dumps({"object": "whatsapp_business_account", "entry": [7, good]}).encode()
-    post(client, waba, body)
+    post_webhook(client, waba, body)
     delivery = WebhookDelivery.objects.get()
     assert "?: refused, entry 1 is not an object." in delivery.result
     assert Event.objects.filter(name="WAF_Flow_Submitted").count() == 1
@@ -178,13 +169,13 @@ def stored_unfinished(waba, body: bytes, *, status: str = "RECEIVED", minutes: i
 def test_meta_re_delivering_a_body_we_never_finished_queues_it_again(client, waba):
     body = completion(waba.meta_waba_id, HOTEL_ANSWERS)
     delivery = stored_unfinished(waba, body)  # stored, but its task never reached a worker
-    response = post(client, waba, body)
+    response = post_webhook(client, waba, body)
     assert (response.status_code, response.content) == (200, b"Queued again.")
     delivery.refresh_from_db()
     assert delivery.status == "PROCESSED"
     assert Event.objects.filter(name="WAF_Flow_Submitted").count() == 1
     # Once finished, a further re-delivery is just acknowledged.
-    assert post(client, waba, body).content == b"Already received."
+    assert post_webhook(client, waba, body).content == b"Already received."
 
 
 @pytest.mark.parametrize("status", ["RECEIVED", "PROCESSING"])
@@ -215,7 +206,7 @@ def test_an_admin_sees_the_failed_delivery_and_replays_it_in_the_browser(
 
     from .browser import screenshot, sign_in, wait
 
-    post(
+    post_webhook(
         client_for(None),
         waba,
         body_of(waba.meta_waba_id, [{"field": "lost_test", "value": {"n": 7}}]),

@@ -19,15 +19,14 @@ from django.db import connection
 
 from audience.models import Event, Profile
 from flowsadmin.celery import app as celery_app
-from wabas.crypto import hub_signature
 from wabas.models import WebhookDelivery
 
+from .conftest import post_webhook
 from .test_campaign_redis_restart import PrivateRedis
 from .test_people import completion
 from .test_queue import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
-URL = "/meta/webhook/"
 COMPLETIONS = 24
 VICTIM = 9  # the completion the worker is killed in the middle of
 
@@ -95,15 +94,6 @@ def queued():
     celery_app.conf.task_always_eager = True
 
 
-def post(client, waba, body: bytes):
-    return client.post(
-        URL,
-        body,
-        content_type="application/json",
-        HTTP_X_HUB_SIGNATURE_256=hub_signature(body, waba.app_secret),
-    )
-
-
 def sender(index: int) -> str:
     return f"1555000{index:04d}"
 
@@ -136,7 +126,7 @@ def test_a_worker_killed_mid_batch_then_restarted_loses_and_doubles_no_completio
             body = completion(
                 waba.meta_waba_id, answers(index), wamid=f"wamid.K{index}", sender=sender(index)
             )
-            assert post(client, waba, body).status_code == 200
+            assert post_webhook(client, waba, body).status_code == 200
         worker.start()
 
         def blocked() -> bool:
@@ -198,7 +188,7 @@ def test_redis_down_when_a_completion_arrives_then_meta_re_delivers_it_and_it_is
 ):
     body = completion(waba.meta_waba_id, answers(1), wamid="wamid.OUTAGE", sender=sender(1))
     private_broker.stop()
-    response = post(client, waba, body)
+    response = post_webhook(client, waba, body)
     # Stored, but the task could not be queued: Meta is told to deliver again.
     assert response.status_code == 503
     assert WebhookDelivery.objects.get().status == "RECEIVED"
@@ -207,11 +197,11 @@ def test_redis_down_when_a_completion_arrives_then_meta_re_delivers_it_and_it_is
     worker = Worker(tmp_path, REDIS_URL=private_broker.url)
     worker.start()
     try:
-        response = post(client, waba, body)  # Meta's retry of the same body
+        response = post_webhook(client, waba, body)  # Meta's retry of the same body
         assert (response.status_code, response.content) == (200, b"Queued again.")
         assert wait_for(lambda: WebhookDelivery.objects.get().status == "PROCESSED"), worker.logs()
         # A further retry (Meta may send one more) is only acknowledged.
-        assert post(client, waba, body).content == b"Already received."
+        assert post_webhook(client, waba, body).content == b"Already received."
     finally:
         worker.stop()
     assert submitted_per_sender() == {sender(1): 1}

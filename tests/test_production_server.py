@@ -7,7 +7,6 @@ that sends its headers slowly holds nothing that another request needs.
 
 from __future__ import annotations
 
-import os
 import re
 import socket
 import time
@@ -17,23 +16,8 @@ from pathlib import Path
 import pytest
 import requests
 from cryptography.fernet import Fernet
-from django.db import connection
 
-from .production_server import ROOT, database_url, free_port, procfile, running, web
-
-
-def production_env(**extra: str) -> dict[str, str]:
-    return (
-        os.environ
-        | {
-            "DATABASE_URL": database_url(connection.settings_dict),
-            "DEBUG": "false",
-            "HTTPS_ONLY": "false",
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "WEB_CONCURRENCY": "1",
-        }
-        | extra
-    )
+from .production_server import ROOT, free_port, procfile, production_env, running, web
 
 
 def test_the_procfile_has_web_worker_and_beat_and_web_binds_port():

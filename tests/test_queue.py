@@ -15,9 +15,10 @@ from django.db import connection
 
 from flowsadmin.celery import app as celery_app
 from flowsadmin.models import Flow
-from wabas.crypto import hub_signature
 from wabas.models import WebhookDelivery
 from wabas.tasks import process_webhook_task
+
+from .conftest import post_webhook
 
 ROOT = Path(__file__).resolve().parents[1]
 SUCCEEDED = re.compile(r"process_webhook_task\[[0-9a-f-]+\] succeeded")
@@ -107,12 +108,7 @@ def test_a_worker_processes_a_delivery_once_even_when_it_is_queued_twice(worker,
             ],
         }
     ).encode()
-    response = client.post(
-        "/meta/webhook/",
-        body,
-        content_type="application/json",
-        HTTP_X_HUB_SIGNATURE_256=hub_signature(body, waba.app_secret),
-    )
+    response = post_webhook(client, waba, body)
     # Answered before processing: the delivery is stored and waiting for the worker.
     assert response.status_code == 200
     delivery = WebhookDelivery.objects.get()

@@ -147,26 +147,16 @@ def private_key(request: HttpRequest, pk: int) -> HttpResponse:
     recent_failures = KeyAccessLog.objects.filter(
         user=request.user, succeeded=False, at__gte=timezone.now() - FAILED_REVEAL_WINDOW
     ).count()
+    refusal = None
     if recent_failures >= MAX_FAILED_REVEALS:
         form.is_valid()
         form.errors.clear()
         form.add_error(None, "Too many wrong passwords. Try again in 15 minutes.")
-        record_key_access(
-            waba,
-            request=request,
-            action=action,
-            succeeded=False,
-            refusal=KeyAccessLog.Refusal.TOO_MANY,
-        )
-        return _render_key_panel(request, waba, password_form=form)
-    if not form.is_valid():
-        record_key_access(
-            waba,
-            request=request,
-            action=action,
-            succeeded=False,
-            refusal=KeyAccessLog.Refusal.WRONG_PASSWORD,
-        )
+        refusal = KeyAccessLog.Refusal.TOO_MANY
+    elif not form.is_valid():
+        refusal = KeyAccessLog.Refusal.WRONG_PASSWORD
+    if refusal is not None:
+        record_key_access(waba, request=request, action=action, succeeded=False, refusal=refusal)
         return _render_key_panel(request, waba, password_form=form)
 
     record_key_access(waba, request=request, action=action, succeeded=True)
